@@ -1,0 +1,571 @@
+//===- config/normalize.cc - Every Keras dialect into one canonical form ----===//
+#include "config/normalize.h"
+
+#include <map>
+#include <set>
+
+#include "support/strings.h"
+
+namespace k2t::config {
+namespace {
+
+// One reference as written in the file, before nested-model offsets are removed.
+struct RawRef {
+  TensorRef ref;
+  bool keras3_encoding = false;  // a keras_history triple rather than a Keras 2 list
+};
+
+const std::map<std::string, std::string>& ClassAliases() {
+  static const std::map<std::string, std::string> aliases = {
+      {"Model", "Functional"},
+      {"Convolution1D", "Conv1D"},
+      {"Convolution2D", "Conv2D"},
+      {"Convolution3D", "Conv3D"},
+      {"AtrousConvolution1D", "Conv1D"},
+      {"AtrousConvolution2D", "Conv2D"},
+      {"Deconvolution2D", "Conv2DTranspose"},
+      {"Deconv2D", "Conv2DTranspose"},
+      {"Convolution2DTranspose", "Conv2DTranspose"},
+      {"Deconvolution3D", "Conv3DTranspose"},
+      {"Deconv3D", "Conv3DTranspose"},
+      {"Convolution3DTranspose", "Conv3DTranspose"},
+      {"SeparableConvolution1D", "SeparableConv1D"},
+      {"SeparableConvolution2D", "SeparableConv2D"},
+      {"DepthwiseConvolution2D", "DepthwiseConv2D"},
+      {"MaxPool1D", "MaxPooling1D"},
+      {"MaxPool2D", "MaxPooling2D"},
+      {"MaxPool3D", "MaxPooling3D"},
+      {"AvgPool1D", "AveragePooling1D"},
+      {"AvgPool2D", "AveragePooling2D"},
+      {"AvgPool3D", "AveragePooling3D"},
+      {"GlobalMaxPool1D", "GlobalMaxPooling1D"},
+      {"GlobalMaxPool2D", "GlobalMaxPooling2D"},
+      {"GlobalMaxPool3D", "GlobalMaxPooling3D"},
+      {"GlobalAvgPool1D", "GlobalAveragePooling1D"},
+      {"GlobalAvgPool2D", "GlobalAveragePooling2D"},
+      {"GlobalAvgPool3D", "GlobalAveragePooling3D"},
+      {"BatchNormalizationV1", "BatchNormalization"},
+      {"BatchNormalizationV2", "BatchNormalization"},
+      {"SyncBatchNormalization", "BatchNormalization"},
+      {"UnifiedLSTM", "LSTM"},
+      {"UnifiedGRU", "GRU"},
+      {"LSTMV1", "LSTM"},
+      {"GRUV1", "GRU"},
+  };
+  return aliases;
+}
+
+int ParseMajor(const std::string& version) {
+  if (version.empty() || version[0] < '0' || version[0] > '9') return -1;
+  return std::atoi(version.c_str());
+}
+
+int ParseMinor(const std::string& version) {
+  const auto dot = version.find('.');
+  if (dot == std::string::npos) return 0;
+  return std::atoi(version.c_str() + dot + 1);
+}
+
+// Keras 3 configs are recognisable without a version: shapes under
+// "batch_shape", DTypePolicy objects and args/kwargs call nodes.
+bool LooksLikeKeras3(const Json& node) {
+  if (node.is_object()) {
+    if (node.contains("batch_shape") || node.contains("args")) return true;
+    if (node.contains("class_name") && node["class_name"] == "DTypePolicy") return true;
+    for (const auto& [key, value] : node.items()) {
+      if (LooksLikeKeras3(value)) return true;
+    }
+  } else if (node.is_array()) {
+    for (const auto& value : node) {
+      if (LooksLikeKeras3(value)) return true;
+    }
+  }
+  return false;
+}
+
+class Normalizer {
+ public:
+  explicit Normalizer(const KerasInfo& keras) : keras_(keras) {}
+
+  Expected<ModelSpec> Model(const Json& object);
+
+ private:
+  Expected<ModelSpec> Sequential(const Json& object);
+  Expected<ModelSpec> Functional(const Json& object);
+  Expected<LayerSpec> Layer(const Json& object);
+  Status Calls(const Json& inbound_nodes, LayerSpec& layer, std::vector<std::vector<RawRef>>& raw,
+               std::vector<std::vector<std::pair<std::string, RawRef>>>& raw_kwargs,
+               std::vector<std::pair<RawRef, RecordedShape>>& shapes);
+  Expected<TensorRef> Resolve(const RawRef& raw, const ModelSpec& model, bool io_list,
+                              const std::string& context);
+
+  KerasInfo keras_;
+};
+
+Json CanonicalDType(const Json& dtype) {
+  // Keras 3 DTypePolicy / tf.keras Policy objects become their policy name.
+  if (dtype.is_object() && dtype.contains("config") && dtype["config"].is_object() &&
+      dtype["config"].contains("name")) {
+    return dtype["config"]["name"];
+  }
+  return dtype;
+}
+
+Json CanonicalConfig(const std::string& class_name, Json config) {
+  if (!config.is_object()) return config;
+  if (config.contains("dtype")) config["dtype"] = CanonicalDType(config["dtype"]);
+  if (class_name == "LeakyReLU" && config.contains("alpha") && !config.contains("negative_slope")) {
+    config["negative_slope"] = config["alpha"];
+  }
+  // tf.keras writes BatchNormalization's axis as a one-element list.
+  if (config.contains("axis") && config["axis"].is_array() && config["axis"].size() == 1 &&
+      class_name != "LayerNormalization") {
+    config["axis"] = config["axis"][0];
+  }
+  if (config.contains("atrous_rate") && !config.contains("dilation_rate")) {
+    config["dilation_rate"] = config["atrous_rate"];
+  }
+  return config;
+}
+
+// The shape a Sequential model's input has, from the first place that records it.
+std::optional<Json> SequentialInputShape(const Json& config, const Json& layers) {
+  if (!layers.empty() && layers[0].is_object()) {
+    const Json& first = layers[0].value("config", Json::object());
+    for (const char* key : {"batch_shape", "batch_input_shape"}) {
+      if (first.is_object() && first.contains(key) && first[key].is_array()) return first[key];
+    }
+  }
+  if (config.is_object() && config.contains("build_input_shape") &&
+      config["build_input_shape"].is_array()) {
+    return config["build_input_shape"];
+  }
+  return std::nullopt;
+}
+
+Expected<std::optional<std::int64_t>> ShapeDim(const Json& value) {
+  if (value.is_null()) return std::optional<std::int64_t>();
+  if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
+    return std::optional<std::int64_t>(value.get<std::int64_t>());
+  }
+  return MakeError("invalid dimension {} in a shape", Abbreviate(value));
+}
+
+// A recorded shape, or an empty one when it is absent or malformed.
+RecordedShape ReadRecordedShape(const Json& shape) {
+  RecordedShape dims;
+  if (!shape.is_array()) return dims;
+  for (const Json& d : shape) {
+    auto dim = ShapeDim(d);
+    if (!dim.ok()) return {};
+    dims.push_back(dim->value_or(-1));
+  }
+  return dims;
+}
+
+std::string UniqueName(const std::string& wanted, const std::set<std::string>& taken) {
+  std::string name = wanted;
+  for (int k = 1; taken.count(name); ++k) name = wanted + "_" + std::to_string(k);
+  return name;
+}
+
+// Reads [name, node, tensor(, kwargs)] from a Keras 1/2 node entry.
+Expected<RawRef> ListRef(const Json& entry) {
+  if (!entry.is_array() || entry.size() < 3 || !entry[0].is_string() ||
+      !entry[1].is_number_integer() || !entry[2].is_number_integer()) {
+    return MakeError("malformed inbound node entry {}", Abbreviate(entry));
+  }
+  RawRef raw;
+  raw.ref = {entry[0].get<std::string>(), entry[1].get<int>(), entry[2].get<int>()};
+  return raw;
+}
+
+bool IsKerasTensor(const Json& value) {
+  return value.is_object() && value.value("class_name", "") == "__keras_tensor__" &&
+         value.contains("config");
+}
+
+Expected<RawRef> KerasTensorRef(const Json& value) {
+  const Json& history = value["config"].value("keras_history", Json());
+  auto raw = ListRef(history);
+  if (!raw.ok()) return MakeError("malformed keras_history {}", Abbreviate(history));
+  raw->keras3_encoding = true;
+  return raw;
+}
+
+// Collects every Keras tensor inside a Keras 3 argument, depth first.
+Status CollectTensors(const Json& value, std::vector<RawRef>& out, std::vector<Json>& shapes) {
+  if (IsKerasTensor(value)) {
+    K2T_ASSIGN_OR_RETURN(RawRef raw, KerasTensorRef(value));
+    out.push_back(raw);
+    shapes.push_back(value["config"].value("shape", Json()));
+    return Status::Ok();
+  }
+  if (value.is_array()) {
+    for (const Json& item : value) K2T_RETURN_IF_ERROR(CollectTensors(item, out, shapes));
+  } else if (value.is_object() && !value.contains("class_name")) {
+    for (const auto& [key, item] : value.items()) {
+      K2T_RETURN_IF_ERROR(CollectTensors(item, out, shapes));
+    }
+  }
+  return Status::Ok();
+}
+
+// Tensor references nested anywhere in Keras 2 kwargs: [str, int, int] lists.
+bool IsListTensorRef(const Json& value) {
+  return value.is_array() && (value.size() == 3 || value.size() == 4) && value[0].is_string() &&
+         value[1].is_number_integer() && value[2].is_number_integer();
+}
+
+}  // namespace
+
+std::string KerasInfo::Describe() const {
+  std::string text = version.empty() ? fmt::format("Keras {} (version not recorded)", major)
+                                     : "Keras " + version;
+  return text;
+}
+
+const LayerSpec* ModelSpec::Find(const std::string& layer_name) const {
+  for (const LayerSpec& layer : layers) {
+    if (layer.name == layer_name) return &layer;
+  }
+  return nullptr;
+}
+
+std::string CanonicalClassName(const std::string& class_name) {
+  const auto& aliases = ClassAliases();
+  const auto it = aliases.find(class_name);
+  return it == aliases.end() ? class_name : it->second;
+}
+
+bool IsModelConfig(const std::string& class_name, const Json& config) {
+  if (class_name == "Sequential" || class_name == "Functional" || class_name == "Model") {
+    return true;
+  }
+  // A custom Model subclass saved with Functional's get_config.
+  return config.is_object() && config.contains("layers") && config.contains("input_layers") &&
+         config.contains("output_layers");
+}
+
+KerasInfo DetectKeras(const ModelFile& file) {
+  KerasInfo info;
+  info.version = file.keras_version;
+  info.backend = file.backend;
+  const int major = ParseMajor(file.keras_version);
+  if (major == 1 || major == 3) {
+    info.major = major;
+    info.tf_keras = false;
+    return info;
+  }
+  if (major == 2) {
+    info.major = 2;
+    // Standalone Keras 2.0-2.3 differs from tf.keras; "2.x.y-tf" is tf.keras.
+    info.tf_keras = ParseMinor(file.keras_version) >= 4 ||
+                    file.keras_version.find("-tf") != std::string::npos;
+    return info;
+  }
+  info.major = LooksLikeKeras3(file.model) ? 3 : 2;
+  info.tf_keras = info.major == 2;
+  return info;
+}
+
+Expected<ModelSpec> Normalizer::Model(const Json& object) {
+  const std::string class_name = CanonicalClassName(object.value("class_name", ""));
+  const Json& config = object["config"];
+  if (class_name == "Sequential") return Sequential(object);
+  if (IsModelConfig(class_name, config)) return Functional(object);
+  return MakeError("the top-level object is a '{}', not a Keras model",
+                   PrintableText(class_name));
+}
+
+Expected<LayerSpec> Normalizer::Layer(const Json& object) {
+  if (!object.is_object() || !object.contains("class_name") || !object["class_name"].is_string()) {
+    return MakeError("a layer entry has no class_name: {}", Abbreviate(object));
+  }
+  LayerSpec layer;
+  const std::string written_class = object["class_name"].get<std::string>();
+  layer.class_name = CanonicalClassName(written_class);
+  layer.module = object.value("module", Json()).is_string() ? object["module"].get<std::string>()
+                                                            : "";
+  layer.registered_name = object.value("registered_name", Json()).is_string()
+                              ? object["registered_name"].get<std::string>()
+                              : "";
+  const Json config = object.value("config", Json::object());
+  if (object.contains("name") && object["name"].is_string()) {
+    layer.name = object["name"].get<std::string>();
+  } else if (config.is_object() && config.contains("name") && config["name"].is_string()) {
+    layer.name = config["name"].get<std::string>();
+  }
+  if (layer.name.empty()) {
+    return MakeError("a '{}' layer has no name", PrintableText(layer.class_name));
+  }
+  layer.build_config = object.value("build_config", Json());
+
+  if (IsModelConfig(layer.class_name, config)) {
+    Json inner = object;
+    inner["class_name"] = layer.class_name == "Sequential" ? "Sequential" : "Functional";
+    auto model = Model(inner);
+    if (!model.ok()) return std::move(model.error().AtLayer(layer.name, written_class));
+    layer.model = std::make_shared<ModelSpec>(std::move(*model));
+    if (layer.class_name != "Sequential") layer.class_name = "Functional";
+    layer.config = Json::object({{"name", layer.name}});
+    return layer;
+  }
+  layer.config = CanonicalConfig(layer.class_name, config);
+  return layer;
+}
+
+Expected<ModelSpec> Normalizer::Sequential(const Json& object) {
+  const Json& config = object["config"];
+  // Keras <= 2.2.2 and Keras 1 store the layer list itself as the config.
+  const Json layers = config.is_array() ? config : config.value("layers", Json::array());
+  if (!layers.is_array()) return MakeError("the Sequential config has no list of layers");
+
+  ModelSpec model;
+  model.class_name = "Sequential";
+  model.name = config.is_object() ? config.value("name", "sequential") : "sequential";
+
+  std::set<std::string> taken;
+  for (const Json& entry : layers) {
+    K2T_ASSIGN_OR_RETURN(LayerSpec layer, Layer(entry));
+    if (!taken.insert(layer.name).second) {
+      return MakeError("two layers are named '{}'", PrintableText(layer.name));
+    }
+    model.layers.push_back(std::move(layer));
+  }
+
+  // Make the input explicit: an InputLayer first, like a Functional model.
+  const bool has_input = !model.layers.empty() && model.layers[0].class_name == "InputLayer";
+  if (!has_input) {
+    std::optional<Json> shape = SequentialInputShape(config, layers);
+    if (!shape && !model.layers.empty() && model.layers[0].model) {
+      // A nested model first: the input is the nested model's input.
+      const ModelSpec& inner = *model.layers[0].model;
+      const LayerSpec* inner_input = inner.inputs.empty() ? nullptr
+                                                          : inner.Find(inner.inputs[0].layer);
+      if (inner_input) shape = inner_input->config.value("batch_shape", Json());
+    }
+    if (!shape && object.contains("build_config") && object["build_config"].is_object()) {
+      const Json& build = object["build_config"];
+      if (build.contains("input_shape") && build["input_shape"].is_array()) {
+        shape = build["input_shape"];
+      }
+    }
+    if (!shape || shape->is_null()) {
+      return MakeError("the Sequential model '{}' records no input shape; it was saved before "
+                       "it was built. Build it (call it once or give an Input) and save again",
+                       PrintableText(model.name));
+    }
+    LayerSpec input;
+    input.class_name = "InputLayer";
+    input.name = UniqueName(model.layers.empty() ? "input" : model.layers[0].name + "_input",
+                            taken);
+    const Json& first_config = model.layers.empty() ? Json::object() : model.layers[0].config;
+    input.config = {{"name", input.name},
+                    {"batch_shape", *shape},
+                    {"dtype", first_config.is_object() && first_config.contains("dtype") &&
+                                      first_config["dtype"].is_string()
+                                  ? first_config["dtype"]
+                                  : Json("float32")}};
+    model.layers.insert(model.layers.begin(), std::move(input));
+  }
+  if (model.layers.size() < 2) {
+    return MakeError("the Sequential model '{}' has no layers", PrintableText(model.name));
+  }
+
+  // Chain the calls: each layer takes the previous one's output.
+  for (std::size_t i = 1; i < model.layers.size(); ++i) {
+    CallSpec call;
+    call.inputs.push_back({model.layers[i - 1].name, 0, 0});
+    model.layers[i].calls = {call};
+  }
+  model.inputs = {{model.layers[0].name, 0, 0}};
+  model.outputs = {{model.layers.back().name, 0, 0}};
+  model.output_names = {model.layers.back().name};
+  return model;
+}
+
+Status Normalizer::Calls(const Json& inbound_nodes, LayerSpec& layer,
+                         std::vector<std::vector<RawRef>>& raw,
+                         std::vector<std::vector<std::pair<std::string, RawRef>>>& raw_kwargs,
+                         std::vector<std::pair<RawRef, RecordedShape>>& shapes) {
+  if (!inbound_nodes.is_array()) return MakeError("inbound_nodes is not a list");
+  for (const Json& node : inbound_nodes) {
+    CallSpec call;
+    std::vector<RawRef> refs;
+    std::vector<std::pair<std::string, RawRef>> kwarg_refs;
+
+    if (node.is_object() && node.contains("args")) {
+      // Keras 3: the call's own arguments with tensors marked __keras_tensor__.
+      const Json& args = node["args"];
+      std::vector<Json> arg_shapes;
+      K2T_RETURN_IF_ERROR(CollectTensors(args, refs, arg_shapes));
+      for (std::size_t k = 0; k < refs.size(); ++k) {
+        shapes.emplace_back(refs[k], ReadRecordedShape(arg_shapes[k]));
+      }
+      call.list_input = args.is_array() && !args.empty() && args[0].is_array();
+      const Json kwargs = node.value("kwargs", Json::object());
+      for (const auto& [key, value] : kwargs.items()) {
+        std::vector<RawRef> found;
+        std::vector<Json> found_shapes;
+        K2T_RETURN_IF_ERROR(CollectTensors(value, found, found_shapes));
+        for (std::size_t k = 0; k < found.size(); ++k) {
+          shapes.emplace_back(found[k], ReadRecordedShape(found_shapes[k]));
+        }
+        if (found.empty()) {
+          call.kwargs[key] = value;
+        } else {
+          for (const RawRef& r : found) kwarg_refs.emplace_back(key, r);
+        }
+      }
+    } else if (node.is_array()) {
+      // Keras 1/2: a list of [layer, node, tensor, kwargs] entries, or one bare entry.
+      const bool single = !node.empty() && node[0].is_string();
+      const Json entries = single ? Json::array({node}) : node;
+      for (const Json& entry : entries) {
+        K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(entry));
+        refs.push_back(r);
+        if (entry.size() >= 4 && entry[3].is_object()) {
+          for (const auto& [key, value] : entry[3].items()) {
+            if (IsListTensorRef(value)) {
+              K2T_ASSIGN_OR_RETURN(RawRef kr, ListRef(value));
+              kwarg_refs.emplace_back(key, kr);
+            } else {
+              call.kwargs[key] = value;
+            }
+          }
+        }
+      }
+      call.list_input = entries.size() > 1;
+    } else {
+      return MakeError("malformed inbound node {}", Abbreviate(node));
+    }
+    raw.push_back(std::move(refs));
+    raw_kwargs.push_back(std::move(kwarg_refs));
+    layer.calls.push_back(std::move(call));
+  }
+  return Status::Ok();
+}
+
+Expected<TensorRef> Normalizer::Resolve(const RawRef& raw, const ModelSpec& model, bool io_list,
+                                        const std::string& context) {
+  const LayerSpec* target = model.Find(raw.ref.layer);
+  if (!target) {
+    return MakeError("{} refers to layer '{}', which the model does not have", context,
+                     PrintableText(raw.ref.layer));
+  }
+  TensorRef ref = raw.ref;
+  const int calls = target->class_name == "InputLayer" ? 1 : static_cast<int>(target->calls.size());
+
+  // A nested model's node 0 is its own construction; its calls in this model
+  // are counted from 1 in Keras 2 references and in Keras 3 input/output lists.
+  if (target->model) {
+    bool offset = false;
+    if (raw.keras3_encoding) {
+      offset = io_list && target->class_name != "Sequential";
+    } else {
+      const bool starts_with_input = !target->model->layers.empty() &&
+                                     target->model->layers[0].class_name == "InputLayer";
+      offset = target->class_name != "Sequential" || !keras_.tf_keras || starts_with_input;
+    }
+    // The reference itself can settle what the version rules leave open.
+    if (ref.node == calls) offset = true;
+    if (ref.node == 0) offset = false;
+    if (offset) ref.node -= 1;
+  }
+  if (target->class_name == "InputLayer") ref.node = 0;
+  if (ref.node < 0 || ref.node >= calls) {
+    return MakeError("{} refers to call {} of layer '{}', which is called {} time(s)", context,
+                     raw.ref.node, PrintableText(raw.ref.layer), calls);
+  }
+  return ref;
+}
+
+Expected<ModelSpec> Normalizer::Functional(const Json& object) {
+  const Json& config = object["config"];
+  if (!config.is_object() || !config.contains("layers") || !config["layers"].is_array()) {
+    return MakeError("the Functional config has no list of layers");
+  }
+  ModelSpec model;
+  model.class_name = "Functional";
+  model.name = config.value("name", "model");
+
+  std::vector<std::vector<std::vector<RawRef>>> raw(config["layers"].size());
+  std::vector<std::vector<std::vector<std::pair<std::string, RawRef>>>> raw_kwargs(raw.size());
+  std::vector<std::pair<RawRef, RecordedShape>> recorded;
+  std::set<std::string> taken;
+  std::size_t index = 0;
+  for (const Json& entry : config["layers"]) {
+    K2T_ASSIGN_OR_RETURN(LayerSpec layer, Layer(entry));
+    if (!taken.insert(layer.name).second) {
+      return MakeError("two layers are named '{}'", PrintableText(layer.name));
+    }
+    auto status = Calls(entry.value("inbound_nodes", Json::array()), layer, raw[index],
+                        raw_kwargs[index], recorded);
+    if (!status.ok()) return std::move(status.error().AtLayer(layer.name, layer.class_name));
+    model.layers.push_back(std::move(layer));
+    ++index;
+  }
+
+  // With every layer known, resolve references and remove nested-model offsets.
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    LayerSpec& layer = model.layers[i];
+    for (std::size_t c = 0; c < layer.calls.size(); ++c) {
+      for (const RawRef& r : raw[i][c]) {
+        auto ref = Resolve(r, model, false, "an input of this layer");
+        if (!ref.ok()) return std::move(ref.error().AtLayer(layer.name, layer.class_name));
+        layer.calls[c].inputs.push_back(*ref);
+      }
+      for (const auto& [key, r] : raw_kwargs[i][c]) {
+        auto ref = Resolve(r, model, false, fmt::format("argument '{}'", key));
+        if (!ref.ok()) return std::move(ref.error().AtLayer(layer.name, layer.class_name));
+        layer.calls[c].tensor_kwargs.emplace_back(key, *ref);
+      }
+    }
+  }
+
+  for (const auto& [raw_ref, shape] : recorded) {
+    if (shape.empty()) continue;
+    auto ref = Resolve(raw_ref, model, false, "a recorded tensor");
+    if (ref.ok()) model.recorded_shapes.emplace_back(*ref, shape);
+  }
+
+  // input_layers / output_layers: a triple, a list of triples or a dict of them.
+  auto read_io = [&](const char* key, std::vector<TensorRef>& out,
+                     std::vector<std::string>* names) -> Status {
+    const Json& value = config.value(key, Json());
+    std::vector<std::pair<std::string, Json>> entries;
+    if (value.is_array() && !value.empty() && value[0].is_string()) {
+      entries.emplace_back("", value);
+    } else if (value.is_array()) {
+      for (const Json& item : value) entries.emplace_back("", item);
+    } else if (value.is_object()) {
+      for (const auto& [name, item] : value.items()) entries.emplace_back(name, item);
+    } else {
+      return MakeError("the model config has no valid {}", key);
+    }
+    for (const auto& [name, item] : entries) {
+      K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(item));
+      r.keras3_encoding = keras_.major == 3;
+      K2T_ASSIGN_OR_RETURN(TensorRef ref, Resolve(r, model, true, fmt::format("the model's {}", key)));
+      out.push_back(ref);
+      if (names) names->push_back(name.empty() ? ref.layer : name);
+    }
+    return Status::Ok();
+  };
+  K2T_RETURN_IF_ERROR(read_io("input_layers", model.inputs, nullptr));
+  K2T_RETURN_IF_ERROR(read_io("output_layers", model.outputs, &model.output_names));
+  if (model.inputs.empty()) return MakeError("the model '{}' has no inputs", model.name);
+  if (model.outputs.empty()) return MakeError("the model '{}' has no outputs", model.name);
+  return model;
+}
+
+Expected<NormalizedModel> Normalize(const ModelFile& file) {
+  NormalizedModel normalized;
+  normalized.keras = DetectKeras(file);
+  Normalizer normalizer(normalized.keras);
+  K2T_ASSIGN_OR_RETURN(normalized.model, normalizer.Model(file.model));
+  return normalized;
+}
+
+}  // namespace k2t::config

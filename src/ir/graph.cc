@@ -1,0 +1,292 @@
+//===- ir/graph.cc - Building the graph of layer calls ----------------------===//
+#include "ir/graph.h"
+
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "support/strings.h"
+
+namespace k2t::ir {
+namespace {
+
+using TensorKey = std::tuple<std::string, int, int>;
+
+class Builder {
+ public:
+  explicit Builder(Graph& graph) : graph_(graph) {}
+
+  // Adds the nodes of `model` to the graph. `inputs` feed the model's inputs
+  // (empty at the top level, where graph inputs are created instead).
+  Expected<std::vector<int>> Model(const config::ModelSpec& model, const std::string& scope,
+                                   const std::string& legacy_group,
+                                   const std::string& v3_path, const std::vector<int>& inputs);
+
+ private:
+  int LayerFor(const config::LayerSpec& spec, const std::string& scope,
+               const std::string& legacy_group, const std::string& v3_path,
+               bool inside_nested);
+
+  Graph& graph_;
+  std::map<const config::LayerSpec*, int> layer_ids_;
+};
+
+// Keras 3 names weight groups by class, counting per class in layer order:
+// layers/dense, layers/dense_1, ... A Sequential's list of layers leaves out
+// its InputLayer, so the counting starts after it (keras-formats.md §4.4).
+std::map<std::string, std::string> V3ChildPaths(const config::ModelSpec& model,
+                                                const std::string& model_path) {
+  const std::string prefix = model_path.empty() ? "layers/" : model_path + "/layers/";
+  std::map<std::string, int> counters;
+  std::map<std::string, std::string> paths;
+  for (const config::LayerSpec& layer : model.layers) {
+    if (model.class_name == "Sequential" && layer.class_name == "InputLayer") continue;
+    const std::string snake = KerasSnakeCase(layer.class_name);
+    const int k = counters[snake]++;
+    paths[layer.name] = prefix + (k == 0 ? snake : snake + "_" + std::to_string(k));
+  }
+  return paths;
+}
+
+std::string ChildPath(const std::map<std::string, std::string>& paths, const std::string& name) {
+  const auto it = paths.find(name);
+  return it == paths.end() ? "" : it->second;
+}
+
+// Names the first call that can never run and what it waits for.
+Error CycleError(const config::LayerSpec* spec, int call_index,
+                 const std::map<TensorKey, int>& produced) {
+  const config::CallSpec& call = spec->calls[static_cast<std::size_t>(call_index)];
+  std::string missing;
+  for (const auto& ref : call.inputs) {
+    if (!produced.count({ref.layer, ref.node, ref.tensor})) missing = ref.layer;
+  }
+  for (const auto& [key, ref] : call.tensor_kwargs) {
+    if (!produced.count({ref.layer, ref.node, ref.tensor})) missing = ref.layer;
+  }
+  Error error = MakeError("its input from layer '{}' can never be computed: the graph has a "
+                          "cycle through these layers",
+                          PrintableText(missing));
+  error.AtLayer(spec->name, spec->class_name);
+  return error;
+}
+
+}  // namespace
+
+bool Layout::IsIdentity() const {
+  if (features) return false;
+  for (std::size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+
+bool Layout::operator==(const Layout& other) const {
+  if (IsIdentity() && other.IsIdentity()) return true;
+  return perm == other.perm && features == other.features;
+}
+
+std::string Layout::Describe() const {
+  if (features) return "flattened channels first";
+  if (IsIdentity()) return "keras";
+  std::vector<std::int64_t> p(perm.begin(), perm.end());
+  return "permuted " + FormatList(p);
+}
+
+Layout Layout::ChannelsFirst(int rank) {
+  Layout layout;
+  if (rank < 3) return layout;
+  layout.perm.push_back(0);
+  layout.perm.push_back(rank - 1);
+  for (int i = 1; i < rank - 1; ++i) layout.perm.push_back(i);
+  return layout;
+}
+
+int Graph::NewValue(int producer, int output_index, const std::string& name) {
+  Value value;
+  value.id = static_cast<int>(values.size());
+  value.producer = producer;
+  value.output_index = output_index;
+  value.name = name;
+  values.push_back(value);
+  return value.id;
+}
+
+int Builder::LayerFor(const config::LayerSpec& spec, const std::string& scope,
+                      const std::string& legacy_group, const std::string& v3_path,
+                      bool inside_nested) {
+  const auto found = layer_ids_.find(&spec);
+  if (found != layer_ids_.end()) return found->second;
+  Layer layer;
+  layer.id = static_cast<int>(graph_.layers.size());
+  layer.name = spec.name;
+  layer.scope = scope;
+  layer.class_name = spec.class_name;
+  layer.spec = &spec;
+  layer.legacy_group = inside_nested ? legacy_group : spec.name;
+  layer.legacy_sublayer = inside_nested ? spec.name : "";
+  layer.v3_path = v3_path;
+  graph_.layers.push_back(layer);
+  layer_ids_[&spec] = layer.id;
+  return layer.id;
+}
+
+Expected<std::vector<int>> Builder::Model(const config::ModelSpec& model,
+                                          const std::string& scope,
+                                          const std::string& legacy_group,
+                                          const std::string& v3_path,
+                                          const std::vector<int>& inputs) {
+  const bool nested = !scope.empty();
+  std::map<TensorKey, int> produced;
+
+  const std::map<std::string, std::string> v3_child = V3ChildPaths(model, v3_path);
+
+  // Model inputs: fed by the caller, or new graph inputs at the top level.
+  for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+    const config::TensorRef& ref = model.inputs[i];
+    const config::LayerSpec* spec = model.Find(ref.layer);
+    if (!spec || spec->class_name != "InputLayer") {
+      return MakeError("model input '{}' is not an InputLayer", PrintableText(ref.layer));
+    }
+    LayerFor(*spec, scope, legacy_group, ChildPath(v3_child, spec->name), nested);
+    int value;
+    if (nested) {
+      if (i >= inputs.size()) {
+        return MakeError("nested model '{}' is called with {} input(s) but has {}",
+                         PrintableText(model.name), inputs.size(), model.inputs.size());
+      }
+      value = inputs[i];
+    } else {
+      value = graph_.NewValue(-1, 0, spec->name);
+      graph_.inputs.push_back(value);
+      graph_.input_names.push_back(spec->name);
+    }
+    produced[{ref.layer, 0, 0}] = value;
+  }
+  if (nested && inputs.size() != model.inputs.size()) {
+    return MakeError("nested model '{}' is called with {} input(s) but has {}",
+                     PrintableText(model.name), inputs.size(), model.inputs.size());
+  }
+
+  // Process calls as soon as their inputs exist; what never becomes ready is
+  // part of a cycle or waits on a tensor nobody produces.
+  struct Pending {
+    const config::LayerSpec* spec;
+    int call;
+  };
+  std::vector<Pending> pending;
+  for (const auto& spec : model.layers) {
+    for (std::size_t c = 0; c < spec.calls.size(); ++c) {
+      pending.push_back({&spec, static_cast<int>(c)});
+    }
+  }
+  auto ready = [&](const config::CallSpec& call) {
+    for (const auto& ref : call.inputs) {
+      if (!produced.count({ref.layer, ref.node, ref.tensor})) return false;
+    }
+    for (const auto& [key, ref] : call.tensor_kwargs) {
+      if (!produced.count({ref.layer, ref.node, ref.tensor})) return false;
+    }
+    return true;
+  };
+  // Output tensors referenced anywhere, to know how many outputs each call has.
+  std::map<std::pair<std::string, int>, int> output_count;
+  auto note_ref = [&](const config::TensorRef& ref) {
+    int& count = output_count[{ref.layer, ref.node}];
+    count = std::max(count, ref.tensor + 1);
+  };
+  for (const auto& spec : model.layers) {
+    for (const auto& call : spec.calls) {
+      for (const auto& ref : call.inputs) note_ref(ref);
+      for (const auto& [key, ref] : call.tensor_kwargs) note_ref(ref);
+    }
+  }
+  for (const auto& ref : model.outputs) note_ref(ref);
+
+  while (!pending.empty()) {
+    bool progress = false;
+    std::vector<Pending> waiting;
+    for (const Pending& item : pending) {
+      const config::LayerSpec& spec = *item.spec;
+      const config::CallSpec& call = spec.calls[static_cast<std::size_t>(item.call)];
+      if (!ready(call)) {
+        waiting.push_back(item);
+        continue;
+      }
+      progress = true;
+      std::vector<int> input_values;
+      for (const auto& ref : call.inputs) {
+        input_values.push_back(produced[{ref.layer, ref.node, ref.tensor}]);
+      }
+
+      if (spec.model) {
+        // A nested model: inline its graph over these inputs.
+        auto outputs = Model(*spec.model, scope + spec.name + "/",
+                             nested ? legacy_group : spec.name, ChildPath(v3_child, spec.name),
+                             input_values);
+        if (!outputs.ok()) return std::move(outputs.error().AtLayer(spec.name, spec.class_name));
+        for (std::size_t t = 0; t < outputs->size(); ++t) {
+          produced[{spec.name, item.call, static_cast<int>(t)}] = (*outputs)[t];
+        }
+        continue;
+      }
+
+      const int layer_id =
+          LayerFor(spec, scope, legacy_group, ChildPath(v3_child, spec.name), nested);
+      Node node;
+      node.id = static_cast<int>(graph_.nodes.size());
+      node.layer = layer_id;
+      node.call_index = item.call;
+      node.call = &call;
+      node.inputs = input_values;
+      for (const auto& [key, ref] : call.tensor_kwargs) {
+        node.tensor_kwargs.emplace_back(key, produced[{ref.layer, ref.node, ref.tensor}]);
+      }
+      const int count = std::max(1, output_count[{spec.name, item.call}]);
+      for (int t = 0; t < count; ++t) {
+        const int value = graph_.NewValue(node.id, t, scope + spec.name);
+        for (const auto& [ref, shape] : model.recorded_shapes) {
+          if (ref == config::TensorRef{spec.name, item.call, t}) {
+            graph_.value(value).recorded_shape = shape;
+          }
+        }
+        node.outputs.push_back(value);
+        produced[{spec.name, item.call, t}] = value;
+      }
+      graph_.layers[static_cast<std::size_t>(layer_id)].nodes.push_back(node.id);
+      graph_.nodes.push_back(std::move(node));
+    }
+    if (!progress) return CycleError(waiting.front().spec, waiting.front().call, produced);
+    pending = std::move(waiting);
+  }
+
+  std::vector<int> outputs;
+  for (const auto& ref : model.outputs) {
+    const auto it = produced.find({ref.layer, ref.node, ref.tensor});
+    if (it == produced.end()) {
+      return MakeError("model output '{}' (call {}, tensor {}) is never computed",
+                       PrintableText(ref.layer), ref.node, ref.tensor);
+    }
+    outputs.push_back(it->second);
+  }
+  return outputs;
+}
+
+Expected<Graph> BuildGraph(const config::ModelSpec& model) {
+  Graph graph;
+  graph.model_name = model.name;
+  graph.model_class = model.class_name;
+  Builder builder(graph);
+  K2T_ASSIGN_OR_RETURN(graph.outputs, builder.Model(model, "", "", "", {}));
+  graph.output_names = model.output_names;
+
+  for (const Node& node : graph.nodes) {
+    for (int input : node.inputs) graph.value(input).consumers.push_back(node.id);
+    for (const auto& [key, input] : node.tensor_kwargs) {
+      graph.value(input).consumers.push_back(node.id);
+    }
+  }
+  return graph;
+}
+
+}  // namespace k2t::ir

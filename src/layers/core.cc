@@ -1,0 +1,133 @@
+//===- layers/core.cc - InputLayer, Dense, Activation ------------------------===//
+#include <fmt/format.h>
+
+#include "layers/activation_functions.h"
+#include "layers/registry.h"
+#include "support/strings.h"
+#include "layers/weights_transform.h"
+
+namespace k2t::layers {
+namespace {
+
+class InputLayerConverter : public Converter {
+ public:
+  std::set<std::string> KnownKeys() const override {
+    return {"batch_shape", "batch_input_shape", "sparse", "ragged", "optional", "input_tensor"};
+  }
+  Expected<std::vector<Shape>> InferShapes(const CallContext&) const override {
+    return MakeError("an InputLayer is never called");
+  }
+  Expected<Lowering> Lower(const CallContext&) const override { return Lowering{}; }
+  Expected<std::string> EmitCall(const CallContext&, const EmitContext& emit) const override {
+    return emit.inputs.at(0);
+  }
+};
+
+// Dense acts on the last axis of a tensor of any rank: y = x @ kernel + bias.
+class DenseConverter : public Converter {
+ public:
+  std::set<std::string> KnownKeys() const override {
+    return {"units", "activation", "use_bias", "lora_rank", "lora_alpha", "quantization_config"};
+  }
+
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
+    Shape out = call.input().shape;
+    if (out.size() < 2) return MakeError("input of rank {} has no feature axis", out.size());
+    out.back() = units;
+    return std::vector<Shape>{out};
+  }
+
+  Expected<std::vector<WeightSpec>> Weights(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
+    K2T_ASSIGN_OR_RETURN(bool use_bias, call.config().Bool("use_bias", true));
+    const std::int64_t in = call.input().shape.back();
+    std::vector<WeightSpec> specs = {{"kernel", {in, units}}};
+    if (use_bias) specs.push_back({"bias", {units}});
+    return specs;
+  }
+
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    LayoutPlan plan = KerasOrderPlan(call);
+    // A flattened channels-first input is absorbed into the weight rows, which
+    // is only possible when every call sees the same order.
+    const bool single_call = call.layer.nodes.size() == 1;
+    if (call.input().shape.size() == 2 && single_call) plan.inputs[0] = current[0];
+    return plan;
+  }
+
+  Expected<Lowering> Lower(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
+    K2T_ASSIGN_OR_RETURN(bool use_bias, call.config().Bool("use_bias", true));
+    const std::int64_t in = call.input().shape.back();
+    Lowering lowering;
+    lowering.module = fmt::format("nn.Linear({}, {}{})", in, units, use_bias ? "" : ", bias=False");
+    lowering.summary = "nn.Linear";
+    const auto& features = call.input().layout.features;
+    if (features) {
+      lowering.comments.push_back(
+          "Rows permuted at conversion from Keras's channels-last flatten order.");
+      lowering.notes.push_back("weight rows reordered to follow the channels-first flatten");
+    }
+    lowering.params.push_back(LinearWeight("weight", 0, in, units, features));
+    if (use_bias) lowering.params.push_back(CopyParam("bias", 1, {units}));
+    return lowering;
+  }
+
+  Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
+    K2T_ASSIGN_OR_RETURN(std::string activation,
+                         ActivationName(call.config().Raw("activation")));
+    const std::string linear = fmt::format("{}({})", emit.self(), emit.inputs[0]);
+    return ActivationExpression(activation, linear, call.keras, LastAxisDim(call.output()),
+                                nullptr);
+  }
+};
+
+class ActivationConverter : public Converter {
+ public:
+  std::set<std::string> KnownKeys() const override { return {"activation"}; }
+
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(std::string name, ActivationName(call.config().Raw("activation")));
+    Lowering unused;
+    K2T_RETURN_IF_ERROR(
+        ActivationExpression(name, "x", call.keras, 1, &unused));  // rejects unknown names early
+    return std::vector<Shape>{call.input().shape};
+  }
+
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    return PassThroughPlan(call, current);
+  }
+
+  Expected<Lowering> Lower(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(std::string name, ActivationName(call.config().Raw("activation")));
+    Lowering lowering;
+    K2T_RETURN_IF_ERROR(
+        ActivationExpression(name, "x", call.keras, LastAxisDim(call.input()), &lowering));
+    lowering.summary = "activation " + name;
+    return lowering;
+  }
+
+  Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
+    K2T_ASSIGN_OR_RETURN(std::string name, ActivationName(call.config().Raw("activation")));
+    return ActivationExpression(name, emit.inputs[0], call.keras, LastAxisDim(call.input()),
+                                nullptr);
+  }
+
+  bool IsIdentity(const CallContext& call) const override {
+    auto name = ActivationName(call.config().Raw("activation"));
+    return name.ok() && *name == "linear";
+  }
+};
+
+}  // namespace
+
+void RegisterCoreLayers(Registry& registry) {
+  registry.Add("InputLayer", std::make_shared<InputLayerConverter>());
+  registry.Add("Dense", std::make_shared<DenseConverter>());
+  registry.Add("Activation", std::make_shared<ActivationConverter>());
+}
+
+}  // namespace k2t::layers

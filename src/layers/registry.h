@@ -1,0 +1,44 @@
+//===- layers/registry.h - Keras class name -> converter ---------------------===//
+//
+// A flat table, filled by one registration function per layer family file.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/converter.h"
+
+namespace k2t::layers {
+
+class Registry {
+ public:
+  static const Registry& Get();
+
+  const Converter* Find(const std::string& class_name) const;
+  std::vector<std::string> ClassNames() const;
+  void Add(const std::string& class_name, std::shared_ptr<const Converter> converter);
+
+ private:
+  std::map<std::string, std::shared_ptr<const Converter>> converters_;
+};
+
+// True for classes that ship with some version of Keras (so an unsupported one
+// is our gap, not the user's custom code).
+bool IsKerasBuiltinClass(const std::string& class_name);
+
+// One per family file.
+void RegisterCoreLayers(Registry& registry);        // InputLayer, Dense, Activation, ...
+void RegisterActivationLayers(Registry& registry);  // ReLU, LeakyReLU, ELU, PReLU, Softmax
+void RegisterRegularizationLayers(Registry& registry);  // Dropout family
+void RegisterReshapeLayers(Registry& registry);     // Flatten, Reshape, Permute, padding
+void RegisterConvolutionLayers(Registry& registry);
+void RegisterPoolingLayers(Registry& registry);
+void RegisterNormalizationLayers(Registry& registry);
+void RegisterMergeLayers(Registry& registry);
+void RegisterEmbeddingLayers(Registry& registry);
+
+}  // namespace k2t::layers

@@ -1,0 +1,92 @@
+//===- passes/infer_shapes.cc - Keras shapes of every tensor ----------------===//
+//
+// Static shapes flow from the model inputs through every call, in graph
+// order. Converters need them for in_features, flatten sizes and 'same'
+// padding; the generated code shows them in its comments.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/conversion.h"
+#include "support/strings.h"
+
+namespace k2t::passes {
+namespace {
+
+Expected<Shape> InputShape(const config::LayerSpec& spec) {
+  for (const char* key : {"batch_shape", "batch_input_shape"}) {
+    if (!spec.config.contains(key)) continue;
+    const Json& shape = spec.config[key];
+    if (!shape.is_array() || shape.empty()) break;
+    Shape out;
+    for (const Json& dim : shape) {
+      if (dim.is_null()) {
+        out.push_back(-1);
+      } else if (dim.is_number_integer() && dim.get<std::int64_t>() >= 0) {
+        out.push_back(dim.get<std::int64_t>());
+      } else {
+        return MakeError("input shape {} has an invalid size", Abbreviate(shape));
+      }
+    }
+    out[0] = -1;  // the batch size is the caller's choice, even if Keras fixed it
+    return out;
+  }
+  return MakeError("the input layer records no shape");
+}
+
+DType InputDType(const config::LayerSpec& spec) {
+  const std::string dtype = spec.config.value("dtype", Json("float32")).is_string()
+                                ? spec.config["dtype"].get<std::string>()
+                                : "float32";
+  if (dtype == "int32") return DType::kI32;
+  if (dtype == "int64") return DType::kI64;
+  if (dtype == "uint8") return DType::kU8;
+  if (dtype == "bool") return DType::kBool;
+  if (dtype == "float64") return DType::kF64;
+  if (dtype == "float16") return DType::kF16;
+  return DType::kF32;
+}
+
+}  // namespace
+
+Status InferShapes(Conversion& conversion) {
+  ir::Graph& graph = conversion.graph;
+  for (std::size_t i = 0; i < graph.inputs.size(); ++i) {
+    const config::LayerSpec* spec = nullptr;
+    for (const ir::Layer& layer : graph.layers) {
+      if (layer.class_name == "InputLayer" && layer.scope.empty() &&
+          layer.name == graph.input_names[i]) {
+        spec = layer.spec;
+      }
+    }
+    if (!spec) return MakeError("model input '{}' has no InputLayer", graph.input_names[i]);
+    auto shape = InputShape(*spec);
+    if (!shape.ok()) return std::move(shape.error().AtLayer(spec->name, "InputLayer"));
+    ir::Value& value = graph.value(graph.inputs[i]);
+    value.shape = *shape;
+    value.dtype = InputDType(*spec);
+  }
+
+  for (ir::Node& node : graph.nodes) {
+    const ir::Layer& layer = graph.layer_of(node);
+    const layers::Converter& converter = conversion.ConverterOf(node);
+    auto shapes = converter.InferShapes(conversion.Context(node));
+    if (!shapes.ok()) return AtLayer(std::move(shapes).error(), layer);
+    if (shapes->size() < node.outputs.size()) {
+      return AtLayer(MakeError("output {} is used, but the layer has {} output(s)",
+                               node.outputs.size() - 1, shapes->size()),
+                     layer);
+    }
+    // Outputs nobody references still get Values, for tuple unpacking.
+    while (node.outputs.size() < shapes->size()) {
+      node.outputs.push_back(graph.NewValue(node.id, static_cast<int>(node.outputs.size()),
+                                            layer.QualifiedName()));
+    }
+    for (std::size_t t = 0; t < shapes->size(); ++t) {
+      ir::Value& value = graph.value(node.outputs[t]);
+      value.shape = (*shapes)[t];
+      if (!node.inputs.empty()) value.dtype = DType::kF32;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace k2t::passes

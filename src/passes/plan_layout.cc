@@ -1,0 +1,129 @@
+//===- passes/plan_layout.cc - Each tensor's axis order in PyTorch ----------===//
+//
+// Spatial layers run channels first in PyTorch. Every Value carries the
+// permutation between its Keras axes and its PyTorch axes; converters state
+// what they accept, and a permute is emitted only where an input arrives in
+// an order its consumer cannot take and no weight can absorb the difference.
+//
+// Three refinements run to a fixed point:
+//   - a Flatten whose channels-first features reach a consumer that needs
+//     Keras order is re-planned to permute before flattening;
+//   - with PyTorch io-layout, a model input whose consumers all want the same
+//     order (NCHW for a CNN) takes that order, so no permute remains;
+//   - a permute at a model input or output is counted as a boundary permute.
+//
+//===----------------------------------------------------------------------===//
+#include <map>
+
+#include "passes/conversion.h"
+#include "support/strings.h"
+
+namespace k2t::passes {
+namespace {
+
+struct Attempt {
+  std::vector<LayoutChange> changes;
+  std::set<int> flattens_to_fix;  // Flatten nodes that must produce Keras order
+};
+
+Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_layouts,
+                           const std::set<int>& keras_order_nodes) {
+  ir::Graph& graph = c.graph;
+  Attempt attempt;
+  for (std::size_t i = 0; i < graph.inputs.size(); ++i) {
+    graph.value(graph.inputs[i]).layout = input_layouts[i];
+  }
+
+  for (const ir::Node& node : graph.nodes) {
+    const ir::Layer& layer = graph.layer_of(node);
+    std::vector<ir::Layout> current;
+    for (int input : node.inputs) current.push_back(graph.value(input).layout);
+    layers::CallContext context = c.Context(node);
+    context.keras_order_output = keras_order_nodes.count(node.id) > 0;
+    auto plan = c.ConverterOf(node).PlanLayout(context, current);
+    if (!plan.ok()) return AtLayer(std::move(plan).error(), layer);
+    if (plan->inputs.size() != node.inputs.size() || plan->outputs.size() < node.outputs.size()) {
+      return AtLayer(MakeError("internal error: layout plan does not match the call"), layer);
+    }
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      if (plan->inputs[i] == current[i]) continue;
+      if (current[i].features) {
+        attempt.flattens_to_fix.insert(current[i].features->origin_node);
+        continue;
+      }
+      attempt.changes.push_back({node.id, static_cast<int>(i), current[i], plan->inputs[i]});
+    }
+    for (std::size_t t = 0; t < node.outputs.size(); ++t) {
+      graph.value(node.outputs[t]).layout = plan->outputs[t];
+    }
+  }
+
+  for (std::size_t o = 0; o < graph.outputs.size(); ++o) {
+    const ir::Layout& layout = graph.value(graph.outputs[o]).layout;
+    if (layout.features) {
+      attempt.flattens_to_fix.insert(layout.features->origin_node);
+    } else if (c.options.io_layout == IoLayout::kKeras && !layout.IsIdentity()) {
+      attempt.changes.push_back({-1, static_cast<int>(o), layout, ir::Layout::Identity(), true});
+    }
+  }
+  return attempt;
+}
+
+// With PyTorch io-layout, an input takes the order all its consumers want.
+bool AdoptConsumerLayouts(const Conversion& c, const Attempt& attempt,
+                          std::vector<ir::Layout>& input_layouts) {
+  bool changed = false;
+  for (std::size_t i = 0; i < c.graph.inputs.size(); ++i) {
+    const int value = c.graph.inputs[i];
+    std::optional<ir::Layout> wanted;
+    bool agree = true;
+    int converted = 0;
+    for (const LayoutChange& change : attempt.changes) {
+      if (change.node < 0) continue;
+      const ir::Node& node = c.graph.nodes[static_cast<std::size_t>(change.node)];
+      if (node.inputs[static_cast<std::size_t>(change.input)] != value) continue;
+      ++converted;
+      if (wanted && !(*wanted == change.to)) agree = false;
+      wanted = change.to;
+    }
+    const int consumers = static_cast<int>(c.graph.value(value).consumers.size());
+    if (wanted && agree && converted == consumers) {
+      input_layouts[i] = *wanted;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
+Status PlanLayout(Conversion& conversion) {
+  std::vector<ir::Layout> input_layouts(conversion.graph.inputs.size());
+  std::set<int> keras_order_nodes;
+  // Each round either fixes a Flatten or moves an input; both are finite.
+  const std::size_t max_rounds = conversion.graph.nodes.size() + conversion.graph.inputs.size() + 2;
+  for (std::size_t round = 0; round < max_rounds; ++round) {
+    K2T_ASSIGN_OR_RETURN(Attempt attempt, PlanOnce(conversion, input_layouts, keras_order_nodes));
+    if (!attempt.flattens_to_fix.empty()) {
+      keras_order_nodes.insert(attempt.flattens_to_fix.begin(), attempt.flattens_to_fix.end());
+      continue;
+    }
+    if (conversion.options.io_layout == IoLayout::kTorch &&
+        AdoptConsumerLayouts(conversion, attempt, input_layouts)) {
+      continue;
+    }
+    for (LayoutChange& change : attempt.changes) {
+      if (change.node < 0) continue;
+      const ir::Node& node = conversion.graph.nodes[static_cast<std::size_t>(change.node)];
+      const int value = node.inputs[static_cast<std::size_t>(change.input)];
+      change.at_boundary = conversion.options.io_layout == IoLayout::kKeras &&
+                           conversion.graph.value(value).producer < 0;
+    }
+    conversion.layout_changes = std::move(attempt.changes);
+    conversion.keras_order_nodes = std::move(keras_order_nodes);
+    return Status::Ok();
+  }
+  return MakeError("internal error: the layout planner did not settle");
+}
+
+}  // namespace k2t::passes

@@ -1,0 +1,205 @@
+//===- readers/model_file.cc - Open any supported Keras model file ----------===//
+#include "readers/model_file.h"
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "readers/hdf5.h"
+#include "support/strings.h"
+
+namespace k2t {
+namespace {
+
+enum class Magic { kHdf5, kZip, kJson, kUnknown, kEmpty };
+
+Expected<Magic> SniffMagic(const std::string& path) {
+  std::error_code code;
+  if (std::filesystem::is_directory(path, code)) {
+    return MakeError("is a directory; expected a Keras model file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError("cannot open the file");
+  std::array<char, 8> head{};
+  in.read(head.data(), head.size());
+  const std::streamsize got = in.gcount();
+  if (got == 0) return Magic::kEmpty;
+  if (got == 8 && std::memcmp(head.data(), "\x89HDF\r\n\x1a\n", 8) == 0) return Magic::kHdf5;
+  if (got >= 4 && std::memcmp(head.data(), "PK\x03\x04", 4) == 0) return Magic::kZip;
+  // JSON: the first non-blank byte opens an object or a string (double-encoded JSON).
+  for (std::streamsize i = 0; i < got; ++i) {
+    const char c = head[i];
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return (c == '{' || c == '"') ? Magic::kJson : Magic::kUnknown;
+  }
+  return Magic::kUnknown;
+}
+
+Expected<std::string> ReadText(const std::string& path, const JsonLimits& limits) {
+  std::error_code code;
+  const auto size = std::filesystem::file_size(path, code);
+  if (code) return MakeError("cannot read the file");
+  if (size > limits.max_bytes) {
+    return MakeError("the file is {} bytes, more than the JSON limit of {} bytes", size,
+                     limits.max_bytes);
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  if (in.gcount() != static_cast<std::streamsize>(size)) return MakeError("cannot read the file");
+  return text;
+}
+
+// Accepts the JSON of a model and also JSON that was encoded twice (a JSON
+// string whose content is the JSON), which users produce with json.dump(to_json()).
+Expected<Json> ParseModelJson(std::string_view text, const JsonLimits& limits) {
+  K2T_ASSIGN_OR_RETURN(Json parsed, ParseJson(text, limits));
+  if (parsed.is_string()) {
+    K2T_ASSIGN_OR_RETURN(parsed, ParseJson(parsed.get_ref<const std::string&>(), limits));
+  }
+  return parsed;
+}
+
+Status CheckModelObject(const Json& model) {
+  if (!model.is_object() || !model.contains("class_name") || !model.contains("config")) {
+    return MakeError("the JSON is not a Keras model (no class_name and config at the top)");
+  }
+  return Status::Ok();
+}
+
+Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& options) {
+  K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::Open(path));
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file.Root());
+  if (!root.HasAttribute("model_config")) {
+    if (root.HasAttribute("layer_names") || root.HasAttribute("layer_names0") ||
+        root.HasGroup("layers") || root.HasGroup("vars")) {
+      return MakeError("this file holds only weights; convert the model's architecture JSON "
+                       "and pass this file with --weights");
+    }
+    return MakeError("not a Keras model file: the HDF5 file has no model_config attribute");
+  }
+
+  ModelFile model;
+  model.path = path;
+  model.format = FileFormat::kLegacyH5;
+  K2T_ASSIGN_OR_RETURN(std::string config_text, root.ReadStringAttribute("model_config"));
+  K2T_ASSIGN_OR_RETURN(model.model, ParseModelJson(config_text, options.json));
+  K2T_RETURN_IF_ERROR(CheckModelObject(model.model));
+  if (root.HasAttribute("keras_version")) {
+    K2T_ASSIGN_OR_RETURN(model.keras_version, root.ReadStringAttribute("keras_version"));
+  }
+  if (root.HasAttribute("backend")) {
+    K2T_ASSIGN_OR_RETURN(model.backend, root.ReadStringAttribute("backend"));
+  }
+
+  const std::string weights_path = options.weights_path.empty() ? path : options.weights_path;
+  if (!options.weights_path.empty() || root.HasGroup("model_weights")) {
+    auto weights = WeightSource::OpenFile(weights_path);
+    if (!weights.ok()) return std::move(weights.error().InFile(weights_path));
+    model.weights = std::move(*weights);
+  }
+  if (model.keras_version.empty() && model.weights) model.keras_version = model.weights->keras_version();
+  return model;
+}
+
+Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& options) {
+  K2T_ASSIGN_OR_RETURN(ZipArchive archive, ZipArchive::Open(path, options.zip));
+  if (!archive.Has("config.json")) {
+    return MakeError("the zip archive has no config.json, so it is not a .keras model");
+  }
+
+  ModelFile model;
+  model.path = path;
+  model.format = FileFormat::kKerasZip;
+  K2T_ASSIGN_OR_RETURN(auto config_bytes, archive.Read("config.json"));
+  auto config = ParseModelJson(std::string_view(config_bytes.data(), config_bytes.size()),
+                               options.json);
+  if (!config.ok()) return MakeError("config.json: {}", config.error().message());
+  model.model = std::move(*config);
+  K2T_RETURN_IF_ERROR(CheckModelObject(model.model));
+
+  if (archive.Has("metadata.json")) {
+    K2T_ASSIGN_OR_RETURN(auto metadata_bytes, archive.Read("metadata.json"));
+    auto metadata = ParseJson(std::string_view(metadata_bytes.data(), metadata_bytes.size()),
+                              options.json);
+    if (!metadata.ok()) return MakeError("metadata.json: {}", metadata.error().message());
+    if (metadata->is_object() && metadata->contains("keras_version") &&
+        (*metadata)["keras_version"].is_string()) {
+      model.keras_version = (*metadata)["keras_version"].get<std::string>();
+    }
+  }
+
+  if (!options.weights_path.empty()) {
+    auto weights = WeightSource::OpenFile(options.weights_path);
+    if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
+    model.weights = std::move(*weights);
+    return model;
+  }
+  if (archive.Has("model.weights.npz")) {
+    return MakeError("the weights are stored as model.weights.npz, which holds pickled Python "
+                     "objects; keras2torch never unpickles. Re-save the model with the default "
+                     "weights format");
+  }
+  if (archive.Has("model.weights.h5")) {
+    K2T_ASSIGN_OR_RETURN(auto image, archive.Read("model.weights.h5"));
+    auto weights = WeightSource::OpenImage(std::move(image));
+    if (!weights.ok()) return MakeError("model.weights.h5: {}", weights.error().message());
+    model.weights = std::move(*weights);
+  }
+  return model;
+}
+
+Expected<ModelFile> ReadJsonConfig(const std::string& path, const ReadOptions& options) {
+  K2T_ASSIGN_OR_RETURN(std::string text, ReadText(path, options.json));
+  ModelFile model;
+  model.path = path;
+  model.format = FileFormat::kJsonConfig;
+  K2T_ASSIGN_OR_RETURN(model.model, ParseModelJson(text, options.json));
+  K2T_RETURN_IF_ERROR(CheckModelObject(model.model));
+  if (model.model.contains("keras_version") && model.model["keras_version"].is_string()) {
+    model.keras_version = model.model["keras_version"].get<std::string>();
+  }
+  if (model.model.contains("backend") && model.model["backend"].is_string()) {
+    model.backend = model.model["backend"].get<std::string>();
+  }
+  if (!options.weights_path.empty()) {
+    auto weights = WeightSource::OpenFile(options.weights_path);
+    if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
+    model.weights = std::move(*weights);
+    if (model.keras_version.empty()) model.keras_version = model.weights->keras_version();
+    if (model.backend.empty()) model.backend = model.weights->backend();
+  }
+  return model;
+}
+
+}  // namespace
+
+std::string FormatName(FileFormat format) {
+  switch (format) {
+    case FileFormat::kLegacyH5: return "HDF5 full model";
+    case FileFormat::kKerasZip: return ".keras archive";
+    case FileFormat::kJsonConfig: return "JSON architecture";
+  }
+  return "unknown";
+}
+
+Expected<ModelFile> ReadModelFile(const std::string& path, const ReadOptions& options) {
+  auto read = [&]() -> Expected<ModelFile> {
+    K2T_ASSIGN_OR_RETURN(Magic magic, SniffMagic(path));
+    switch (magic) {
+      case Magic::kHdf5: return ReadLegacyH5(path, options);
+      case Magic::kZip: return ReadKerasZip(path, options);
+      case Magic::kJson: return ReadJsonConfig(path, options);
+      case Magic::kEmpty: return MakeError("the file is empty");
+      case Magic::kUnknown: break;
+    }
+    return MakeError("not a Keras model: expected an HDF5 file, a .keras zip or a JSON "
+                     "architecture");
+  };
+  auto model = read();
+  if (!model.ok()) return std::move(model.error().InFile(path));
+  return model;
+}
+
+}  // namespace k2t

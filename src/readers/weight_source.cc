@@ -1,0 +1,173 @@
+//===- readers/weight_source.cc - Lazy access to the tensors of a model -----===//
+#include "readers/weight_source.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "support/strings.h"
+
+namespace k2t {
+namespace {
+
+bool IsDecimal(const std::string& text) {
+  return !text.empty() && text.size() < 10 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string V3Path(const std::string& path, const std::string& leaf) {
+  if (path.empty()) return leaf;
+  return path + "/" + leaf;
+}
+
+}  // namespace
+
+WeightSource::WeightSource(h5::File file, std::vector<char> image)
+    : image_(std::move(image)), file_(std::move(file)) {}
+
+Expected<std::unique_ptr<WeightSource>> WeightSource::OpenFile(const std::string& path) {
+  K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::Open(path));
+  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), {}));
+  K2T_RETURN_IF_ERROR(source->Inspect());
+  return source;
+}
+
+Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char> image) {
+  // The File points into the vector's heap buffer, which moving the vector keeps.
+  const void* data = image.data();
+  const std::size_t size = image.size();
+  K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::OpenImage(data, size));
+  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), std::move(image)));
+  K2T_RETURN_IF_ERROR(source->Inspect());
+  return source;
+}
+
+Status WeightSource::Inspect() {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  // A full-model file keeps its weights under /model_weights.
+  if (root.HasGroup("model_weights")) weights_root_ = "/model_weights";
+  K2T_ASSIGN_OR_RETURN(h5::Group weights, file_.Root());
+  if (weights_root_ != "/") {
+    K2T_ASSIGN_OR_RETURN(weights, root.OpenGroup("model_weights"));
+  }
+
+  if (weights.HasAttribute("layer_names") || weights.HasAttribute("layer_names0")) {
+    layout_ = WeightLayout::kLegacy;
+    if (weights.HasAttribute("keras_version")) {
+      K2T_ASSIGN_OR_RETURN(keras_version_, weights.ReadStringAttribute("keras_version"));
+    }
+    if (weights.HasAttribute("backend")) {
+      K2T_ASSIGN_OR_RETURN(backend_, weights.ReadStringAttribute("backend"));
+    }
+    return Status::Ok();
+  }
+  if (root.HasGroup("layers") || root.HasGroup("vars") ||
+      root.HasGroup("_layer_checkpoint_dependencies")) {
+    layout_ = WeightLayout::kV3;
+    return Status::Ok();
+  }
+  if (root.HasAttribute("nb_layers")) {
+    return MakeError("this is a Keras 0.x weights file (layer_N groups), which is not supported");
+  }
+  return MakeError("the HDF5 file holds no Keras weights (no layer_names attribute, no "
+                   "layers group)");
+}
+
+Expected<std::vector<std::string>> WeightSource::LayerNames() const {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  if (weights_root_ == "/") return root.ReadStringListAttribute("layer_names");
+  K2T_ASSIGN_OR_RETURN(h5::Group weights, root.OpenGroup(weights_root_.substr(1)));
+  return weights.ReadStringListAttribute("layer_names");
+}
+
+Expected<WeightRef> WeightSource::Describe(const h5::Group& group, const std::string& relative,
+                                           const std::string& name) const {
+  K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, group.OpenDataset(relative));
+  WeightRef ref;
+  ref.name = name;
+  ref.dataset_path = dataset.path();
+  K2T_ASSIGN_OR_RETURN(ref.shape, dataset.ReadShape());
+  K2T_ASSIGN_OR_RETURN(ref.dtype, dataset.ReadDType());
+  return ref;
+}
+
+Expected<std::vector<WeightRef>> WeightSource::LayerWeights(const std::string& layer_name) const {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  const std::string group_path =
+      weights_root_ == "/" ? layer_name : weights_root_.substr(1) + "/" + layer_name;
+  if (!root.HasGroup(group_path)) {
+    return MakeError("the weights file has no group for layer '{}'", PrintableText(layer_name));
+  }
+  K2T_ASSIGN_OR_RETURN(h5::Group group, root.OpenGroup(group_path));
+  K2T_ASSIGN_OR_RETURN(auto names, group.ReadStringListAttribute("weight_names"));
+  std::vector<WeightRef> refs;
+  for (const std::string& name : names) {
+    auto ref = Describe(group, name, name);
+    if (!ref.ok()) {
+      return MakeError("weight '{}' of layer '{}' is listed but missing: {}", PrintableText(name),
+                       PrintableText(layer_name), ref.error().message());
+    }
+    refs.push_back(std::move(*ref));
+  }
+  return refs;
+}
+
+bool WeightSource::HasGroup(const std::string& path) const {
+  auto root = file_.Root();
+  if (!root.ok()) return false;
+  return path.empty() || root->HasGroup(path);
+}
+
+Expected<std::vector<WeightRef>> WeightSource::Vars(const std::string& path) const {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  const std::string vars_path = V3Path(path, "vars");
+  std::vector<WeightRef> refs;
+  if (!root.HasGroup(vars_path)) return refs;
+  K2T_ASSIGN_OR_RETURN(h5::Group vars, root.OpenGroup(vars_path));
+  K2T_ASSIGN_OR_RETURN(auto names, vars.ChildNames());
+  // Datasets are named "0", "1", ...; string order would put "10" before "2".
+  std::vector<int> indices;
+  for (const std::string& name : names) {
+    if (!IsDecimal(name)) {
+      return MakeError("unexpected entry '{}' in weights group '{}'", PrintableText(name),
+                       vars_path);
+    }
+    indices.push_back(std::atoi(name.c_str()));
+  }
+  std::sort(indices.begin(), indices.end());
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    if (indices[i] != static_cast<int>(i)) {
+      return MakeError("weights group '{}' skips variable {}", vars_path, i);
+    }
+    K2T_ASSIGN_OR_RETURN(WeightRef ref, Describe(vars, std::to_string(i), std::to_string(i)));
+    refs.push_back(std::move(ref));
+  }
+  return refs;
+}
+
+Expected<std::vector<std::string>> WeightSource::Children(const std::string& path) const {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  if (path.empty()) return root.ChildNames();
+  K2T_ASSIGN_OR_RETURN(h5::Group group, root.OpenGroup(path));
+  return group.ChildNames();
+}
+
+std::optional<std::string> WeightSource::VarsName(const std::string& path) const {
+  auto root = file_.Root();
+  if (!root.ok()) return std::nullopt;
+  const std::string vars_path = V3Path(path, "vars");
+  if (!root->HasGroup(vars_path)) return std::nullopt;
+  auto vars = root->OpenGroup(vars_path);
+  if (!vars.ok() || !vars->HasAttribute("name")) return std::nullopt;
+  auto name = vars->ReadStringAttribute("name");
+  if (!name.ok()) return std::nullopt;
+  return *name;
+}
+
+Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
+  K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
+  K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
+  // Keras writes contiguous, uncompressed data, so no tensor can be larger than its file.
+  return dataset.Read(file_.size());
+}
+
+}  // namespace k2t

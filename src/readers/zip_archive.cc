@@ -1,0 +1,94 @@
+//===- readers/zip_archive.cc - Reading members of a .keras zip -------------===//
+#include "readers/zip_archive.h"
+
+#include <zip.h>
+
+#include <algorithm>
+#include <set>
+
+#include "support/strings.h"
+
+namespace k2t {
+
+ZipArchive::ZipArchive(zip* archive, std::vector<std::string> names, ZipLimits limits)
+    : archive_(archive), names_(std::move(names)), limits_(limits) {}
+
+ZipArchive::ZipArchive(ZipArchive&& other) noexcept { *this = std::move(other); }
+
+ZipArchive& ZipArchive::operator=(ZipArchive&& other) noexcept {
+  if (this != &other) {
+    if (archive_) zip_discard(archive_);
+    archive_ = other.archive_;
+    names_ = std::move(other.names_);
+    limits_ = other.limits_;
+    other.archive_ = nullptr;
+  }
+  return *this;
+}
+
+ZipArchive::~ZipArchive() {
+  if (archive_) zip_discard(archive_);
+}
+
+Expected<ZipArchive> ZipArchive::Open(const std::string& path, ZipLimits limits) {
+  int code = 0;
+  zip* archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (!archive) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, code);
+    std::string reason = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    for (char& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return MakeError("cannot read the zip archive ({}); it may be truncated or damaged", reason);
+  }
+
+  const zip_int64_t count = zip_get_num_entries(archive, 0);
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const char* name = zip_get_name(archive, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
+    if (!name) continue;
+    // Two members with one name make "which one is the model" ambiguous.
+    if (!seen.insert(name).second) {
+      zip_discard(archive);
+      return MakeError("the zip archive has two members named '{}'", PrintableText(name));
+    }
+    names.emplace_back(name);
+  }
+  return ZipArchive(archive, std::move(names), limits);
+}
+
+bool ZipArchive::Has(const std::string& name) const {
+  return std::find(names_.begin(), names_.end(), name) != names_.end();
+}
+
+Expected<std::vector<char>> ZipArchive::Read(const std::string& name) const {
+  const zip_int64_t index = zip_name_locate(archive_, name.c_str(), ZIP_FL_ENC_RAW);
+  if (index < 0) return MakeError("the archive has no member '{}'", name);
+  zip_stat_t stat;
+  zip_stat_init(&stat);
+  if (zip_stat_index(archive_, static_cast<zip_uint64_t>(index), 0, &stat) != 0) {
+    return MakeError("cannot read member '{}' of the archive", name);
+  }
+  if (stat.size > limits_.max_member_bytes) {
+    return MakeError("member '{}' unpacks to {} bytes, more than the limit of {} bytes", name,
+                     stat.size, limits_.max_member_bytes);
+  }
+  if (stat.comp_size > 0 && stat.size / stat.comp_size > limits_.max_ratio) {
+    return MakeError("member '{}' expands {} times when unpacked, more than the limit of {}",
+                     name, stat.size / stat.comp_size, limits_.max_ratio);
+  }
+
+  zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
+  if (!file) return MakeError("cannot open member '{}' of the archive", name);
+  std::vector<char> data(static_cast<std::size_t>(stat.size));
+  const zip_int64_t read = zip_fread(file, data.data(), data.size());
+  const bool complete = read == static_cast<zip_int64_t>(data.size());
+  zip_fclose(file);
+  if (!complete) {
+    return MakeError("member '{}' of the archive is truncated or damaged", name);
+  }
+  return data;
+}
+
+}  // namespace k2t

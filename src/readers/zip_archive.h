@@ -1,0 +1,44 @@
+//===- readers/zip_archive.h - Reading members of a .keras zip -------------===//
+//
+// A .keras file is a zip holding config.json, metadata.json and the weights.
+// Members are looked up by name and read into memory, never extracted to disk,
+// so a member called "../../x" is as harmless as any other name.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/error.h"
+
+struct zip;
+
+namespace k2t {
+
+struct ZipLimits {
+  std::uint64_t max_member_bytes = std::uint64_t{64} << 30;  // 64 GiB
+  std::uint64_t max_ratio = 1000;  // uncompressed / compressed, against zip bombs
+};
+
+class ZipArchive {
+ public:
+  static Expected<ZipArchive> Open(const std::string& path, ZipLimits limits = {});
+  ZipArchive(ZipArchive&&) noexcept;
+  ZipArchive& operator=(ZipArchive&&) noexcept;
+  ~ZipArchive();
+
+  const std::vector<std::string>& names() const { return names_; }
+  bool Has(const std::string& name) const;
+  Expected<std::vector<char>> Read(const std::string& name) const;
+
+ private:
+  ZipArchive(zip* archive, std::vector<std::string> names, ZipLimits limits);
+  zip* archive_ = nullptr;
+  std::vector<std::string> names_;
+  ZipLimits limits_;
+};
+
+}  // namespace k2t

@@ -1,0 +1,37 @@
+//===- support/python_text.h - The one sanitizer for generated Python ------===//
+//
+// Everything read from a model file that reaches generated code goes through
+// here: identifiers become valid, non-keyword, non-clashing Python names;
+// strings become escaped ASCII literals; comments lose their line breaks.
+// Generated code therefore stays valid and inert whatever a file contains.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace k2t {
+
+// A valid Python identifier derived from `text`: letters, digits and '_'
+// only, not starting with a digit or '_', not a keyword or builtin we use,
+// at most 60 characters (longer names keep a hash of the rest).
+std::string PythonIdentifier(std::string_view text, std::string_view fallback = "layer");
+
+// Makes `name` unique within `taken` by appending _2, _3, ...; records it.
+std::string UniqueIdentifier(const std::string& name, std::set<std::string>& taken);
+
+// A double-quoted ASCII Python string literal with every other byte escaped.
+std::string PythonString(std::string_view text);
+
+// A Python float literal that round-trips (inf and nan as float('inf') etc.).
+std::string PythonFloat(double value);
+
+// Text for a "# ..." comment: one line, printable, bounded.
+std::string CommentText(std::string_view text, std::size_t max_length = 120);
+
+// A class name: CamelCase identifier, never clashing with torch names we use.
+std::string PythonClassName(std::string_view text, std::string_view fallback = "Model");
+
+}  // namespace k2t

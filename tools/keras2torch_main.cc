@@ -1,0 +1,104 @@
+//===- tools/keras2torch_main.cc - The keras2torch command ------------------===//
+//
+// Exit status: 0 converted completely, 1 converted with skeleton layers that
+// need code (the report says which), 2 error (nothing written).
+//
+//===----------------------------------------------------------------------===//
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "keras2torch/keras2torch.h"
+#include "support/json.h"
+
+namespace {
+
+constexpr int kComplete = 0;
+constexpr int kIncomplete = 1;
+constexpr int kError = 2;
+
+int ReportError(const k2t::Error& error) {
+  for (const k2t::Error& e : error.All()) {
+    fmt::print(stderr, "keras2torch: error: {}\n", e.Describe());
+  }
+  return kError;
+}
+
+std::string DefaultOutput(const std::string& model) {
+  return std::filesystem::path(model).stem().string() + "_torch";
+}
+
+int RunConvert(const std::string& model, std::string out, const k2t::ConvertOptions& options) {
+  if (out.empty()) out = DefaultOutput(model);
+  auto result = k2t::Convert(model, out, options);
+  if (!result.ok()) return ReportError(result.error());
+  for (const std::string& warning : result->warnings) {
+    fmt::print(stderr, "keras2torch: warning: {}: {}\n", model, warning);
+  }
+  const k2t::Json report = k2t::Json::parse(result->report_json);
+  std::vector<std::string> skeletons;
+  for (const auto& layer : report["layers"]) {
+    if (layer["status"] == "skeleton") skeletons.push_back(layer["name"].get<std::string>());
+  }
+  fmt::print("wrote {}: model.py, model.safetensors, report.json, report.md\n", out);
+  fmt::print("  {} layers, {} parameters, {} permutes in forward ({} at the boundary)\n",
+             report["layers"].size(), report["parameters"].get<std::int64_t>(),
+             report["permutes"]["interior"].get<int>() + report["permutes"]["boundary"].get<int>(),
+             report["permutes"]["boundary"].get<int>());
+  if (!result->complete) {
+    fmt::print(stderr,
+               "keras2torch: warning: {}: conversion is incomplete: {} layer(s) became skeletons "
+               "whose forward raises NotImplementedError ({}); see {}/report.md\n",
+               model, skeletons.size(), fmt::join(skeletons, ", "), out);
+    return kIncomplete;
+  }
+  return kComplete;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keras2torch: convert Keras model files into native PyTorch modules"};
+  app.set_version_flag("--version", std::string("keras2torch ") + k2t::kVersion);
+  app.require_subcommand(1);
+
+  k2t::ConvertOptions options;
+  std::string model;
+  std::string out;
+  std::string io_layout = "torch";
+
+  auto* convert = app.add_subcommand("convert", "write model.py, model.safetensors and a report");
+  convert->add_option("model", model, "Keras model file (.h5, .keras, or architecture .json)")
+      ->required();
+  convert->add_option("-o,--output", out, "output directory (default: <model>_torch)");
+  convert->add_option("--weights", options.weights_path, "weights file for a JSON architecture");
+  convert->add_option("--custom", options.custom_path, "JSON mapping for custom layer classes");
+  convert->add_option("--io-layout", io_layout,
+                      "axis order at the model's inputs and outputs: torch (NCHW) or keras (NHWC)")
+      ->check(CLI::IsMember({"torch", "keras"}));
+  convert->add_flag("--force", options.force, "replace a non-empty output directory");
+
+  auto* inspect = app.add_subcommand("inspect", "print a summary of the model's layers");
+  inspect->add_option("model", model, "Keras model file")->required();
+  inspect->add_option("--weights", options.weights_path, "weights file for a JSON architecture");
+  inspect->add_option("--custom", options.custom_path, "JSON mapping for custom layer classes");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);
+  } catch (const CLI::ParseError& error) {
+    app.exit(error);
+    return kError;
+  }
+
+  options.keras_io_layout = io_layout == "keras";
+  if (convert->parsed()) return RunConvert(model, out, options);
+
+  auto summary = k2t::Inspect(model, options);
+  if (!summary.ok()) return ReportError(summary.error());
+  fmt::print("{}", *summary);
+  return kComplete;
+}
