@@ -283,13 +283,19 @@ Expected<LayerSpec> Normalizer::Layer(const Json& object) {
     return MakeError("a layer entry has no class_name: {}", Abbreviate(object));
   }
   LayerSpec layer;
-  const std::string written_class = object["class_name"].get<std::string>();
-  layer.class_name = CanonicalClassName(written_class);
   layer.module = object.value("module", Json()).is_string() ? object["module"].get<std::string>()
                                                             : "";
   layer.registered_name = object.value("registered_name", Json()).is_string()
                               ? object["registered_name"].get<std::string>()
                               : "";
+  const std::string written_class = object["class_name"].get<std::string>();
+  layer.class_name = CanonicalClassName(written_class);
+  // Keras 3 legacy .h5 files name registered custom classes "package>Name".
+  const auto separator = layer.class_name.rfind('>');
+  if (separator != std::string::npos) {
+    if (layer.registered_name.empty()) layer.registered_name = layer.class_name;
+    layer.class_name = layer.class_name.substr(separator + 1);
+  }
   const Json config = object.value("config", Json::object());
   if (object.contains("name") && object["name"].is_string()) {
     layer.name = object["name"].get<std::string>();

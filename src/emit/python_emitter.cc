@@ -94,9 +94,11 @@ std::string ForwardWriter::NameFor(const ir::Node& node, std::size_t position,
   return UniqueIdentifier(base, locals_);
 }
 
+// `target = expr  # comment`, or `return expr  # comment` when target is empty.
 void ForwardWriter::Assign(const std::string& target, const std::string& expr,
                            const std::string& comment) {
-  const std::string statement = "        " + target + " = " + expr;
+  const std::string statement =
+      target.empty() ? "        return " + expr : "        " + target + " = " + expr;
   const std::string inline_comment = "  # " + comment;
   if (comment.empty()) {
     lines_.push_back(statement);
@@ -151,6 +153,17 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
     if (node.outputs.size() == 1 && plain_input) {
       var_of_[node.outputs[0]] = *expr;
       continue;
+    }
+
+    // The last call producing the only output returns it directly.
+    const bool final_output = position + 1 == graph.nodes.size() && graph.outputs.size() == 1 &&
+                              node.outputs.size() == 1 && graph.outputs[0] == node.outputs[0] &&
+                              !changes.count({-1, 0}) &&
+                              graph.value(node.outputs[0]).consumers.empty();
+    if (final_output) {
+      const std::string shape = FormatShape(layers::TorchShape(graph.value(node.outputs[0])));
+      Assign("", *expr, shape);
+      return lines_;
     }
 
     std::vector<std::string> targets;

@@ -33,6 +33,7 @@ class DenseConverter : public Converter {
   Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
     K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
     Shape out = call.input().shape;
+    if (out.empty()) return std::vector<Shape>{Shape{-1, units}};  // unknown input: assume rank 2
     if (out.size() < 2) return MakeError("input of rank {} has no feature axis", out.size());
     out.back() = units;
     return std::vector<Shape>{out};
@@ -41,7 +42,7 @@ class DenseConverter : public Converter {
   Expected<std::vector<WeightSpec>> Weights(const CallContext& call) const override {
     K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
     K2T_ASSIGN_OR_RETURN(bool use_bias, call.config().Bool("use_bias", true));
-    const std::int64_t in = call.input().shape.back();
+    const std::int64_t in = call.input().shape.empty() ? -1 : call.input().shape.back();
     std::vector<WeightSpec> specs = {{"kernel", {in, units}}};
     if (use_bias) specs.push_back({"bias", {units}});
     return specs;
@@ -60,7 +61,11 @@ class DenseConverter : public Converter {
   Expected<Lowering> Lower(const CallContext& call) const override {
     K2T_ASSIGN_OR_RETURN(std::int64_t units, call.config().Int("units"));
     K2T_ASSIGN_OR_RETURN(bool use_bias, call.config().Bool("use_bias", true));
-    const std::int64_t in = call.input().shape.back();
+    // The kernel says the input size even where shapes could not be inferred
+    // (after a custom layer).
+    const std::int64_t in = call.weights && !call.weights->empty()
+                                ? (*call.weights)[0].shape[0]
+                                : call.input().shape.back();
     Lowering lowering;
     lowering.module = fmt::format("nn.Linear({}, {}{})", in, units, use_bias ? "" : ", bias=False");
     lowering.summary = "nn.Linear";

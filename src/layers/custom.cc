@@ -328,7 +328,7 @@ class SkeletonConverter : public Converter {
     source << "    keras2torch cannot know what this layer computes: write forward() from the\n";
     source << "    Keras class's call(). The weights below are loaded from the Keras file.\n";
     source << "    \"\"\"\n\n";
-    source << "    keras_config = " << PythonLiteral(call.layer.config()) << "\n\n";
+    source << "    keras_config = " << PythonLiteralBlock(call.layer.config(), 4) << "\n\n";
     source << "    def __init__(self) -> None:\n";
     source << "        super().__init__()\n";
     std::set<std::string> taken;
@@ -359,8 +359,8 @@ class SkeletonConverter : public Converter {
         call.layer.QualifiedName(), keras_class, class_name, class_name,
         Abbreviate(call.layer.config(), 400));
     source << "\n    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:\n";
-    source << "        raise NotImplementedError(\n            " << PythonString(message)
-           << "\n        )\n";
+    source << "        raise NotImplementedError(\n            "
+           << WrappedPythonString(message, 12) << "\n        )\n";
     lowering.definitions.emplace_back(class_name, source.str());
     lowering.module = class_name + "()";
     return lowering;

@@ -42,6 +42,16 @@ std::vector<WeightRef> SublayerWeights(const std::vector<WeightRef>& all,
   return out;
 }
 
+// A size of -1 in the expected shape (an input size the config does not
+// record) matches any size.
+bool ShapeMatches(const Shape& expected, const Shape& found) {
+  if (expected.size() != found.size()) return false;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i] >= 0 && expected[i] != found[i]) return false;
+  }
+  return true;
+}
+
 Status CheckShapes(const std::vector<layers::WeightSpec>& specs,
                    const std::vector<WeightRef>& found) {
   if (specs.size() != found.size()) {
@@ -51,7 +61,7 @@ Status CheckShapes(const std::vector<layers::WeightSpec>& specs,
                      found.size(), Join(names, ", "), specs.size());
   }
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (specs[i].any_shape || specs[i].shape == found[i].shape) continue;
+    if (specs[i].any_shape || ShapeMatches(specs[i].shape, found[i].shape)) continue;
     return MakeError("weight '{}' has shape {} in the file, but the config implies {}",
                      specs[i].name, FormatList(found[i].shape), FormatList(specs[i].shape));
   }

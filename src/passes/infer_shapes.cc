@@ -5,6 +5,8 @@
 // padding; the generated code shows them in its comments.
 //
 //===----------------------------------------------------------------------===//
+#include <algorithm>
+
 #include "passes/conversion.h"
 #include "support/strings.h"
 
@@ -45,6 +47,42 @@ DType InputDType(const config::LayerSpec& spec) {
   return DType::kF32;
 }
 
+// The input shape a consumer was built with (Keras 3 and tf.keras 2.13+
+// record it), for tensors whose producer cannot say (custom layers).
+Shape ShapeFromConsumers(const ir::Graph& graph, const ir::Value& value) {
+  for (int consumer : value.consumers) {
+    const ir::Node& node = graph.nodes[static_cast<std::size_t>(consumer)];
+    const Json& build = graph.layer_of(node).spec->build_config;
+    if (!build.is_object() || !build.contains("input_shape")) continue;
+    Json shape = build["input_shape"];
+    const auto slot = std::find(node.inputs.begin(), node.inputs.end(), value.id);
+    if (slot == node.inputs.end()) continue;
+    // Several inputs: a list of shapes, one per input.
+    if (node.inputs.size() > 1) {
+      const auto index = static_cast<std::size_t>(slot - node.inputs.begin());
+      if (!shape.is_array() || index >= shape.size()) continue;
+      shape = shape[index];
+    }
+    if (!shape.is_array() || shape.empty()) continue;
+    Shape out;
+    for (const Json& d : shape) {
+      if (d.is_number_integer()) {
+        out.push_back(d.get<std::int64_t>());
+      } else if (d.is_null()) {
+        out.push_back(-1);
+      } else {
+        out.clear();
+        break;
+      }
+    }
+    if (!out.empty()) {
+      out[0] = -1;
+      return out;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Status InferShapes(Conversion& conversion) {
@@ -83,6 +121,7 @@ Status InferShapes(Conversion& conversion) {
     for (std::size_t t = 0; t < shapes->size(); ++t) {
       ir::Value& value = graph.value(node.outputs[t]);
       value.shape = (*shapes)[t];
+      if (value.shape.empty()) value.shape = ShapeFromConsumers(graph, value);
       if (!node.inputs.empty()) value.dtype = DType::kF32;
     }
   }

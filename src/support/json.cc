@@ -114,4 +114,22 @@ std::string PythonLiteral(const Json& value) {
   return out + "}";
 }
 
+std::string PythonLiteralBlock(const Json& value, std::size_t indent, std::size_t width) {
+  const std::string flat = PythonLiteral(value);
+  if (indent + flat.size() + 1 <= width) return flat;
+  const std::string pad(indent + 4, ' ');
+  if (value.is_string()) return "(\n" + pad + WrappedPythonString(value.get<std::string>(), indent + 4, width) + "\n" + std::string(indent, ' ') + ")";
+  if (!value.is_array() && !value.is_object()) return flat;
+  std::string out = value.is_array() ? "[\n" : "{\n";
+  if (value.is_array()) {
+    for (const Json& item : value) out += pad + PythonLiteralBlock(item, indent + 4, width) + ",\n";
+  } else {
+    for (const auto& [key, item] : value.items()) {
+      const std::string head = PythonString(key) + ": ";
+      out += pad + head + PythonLiteralBlock(item, indent + 4, width) + ",\n";
+    }
+  }
+  return out + std::string(indent, ' ') + (value.is_array() ? "]" : "}");
+}
+
 }  // namespace k2t

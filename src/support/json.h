@@ -43,4 +43,8 @@ namespace k2t {
 // dicts with string keys); safe to paste into generated code.
 std::string PythonLiteral(const Json& value);
 
+// The same, laid out over several lines (one item per line, nested by four
+// spaces) when it would not fit in `width` columns at `indent`.
+std::string PythonLiteralBlock(const Json& value, std::size_t indent, std::size_t width = 100);
+
 }  // namespace k2t

@@ -36,6 +36,35 @@ bool IsReserved(const std::string& name) {
   return reserved.count(name) > 0;
 }
 
+// The code point at text[i] and its length in bytes; U+FFFD for an invalid byte.
+std::uint32_t DecodeUtf8(std::string_view text, std::size_t i, std::size_t* length) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  std::size_t n = 0;
+  std::uint32_t code = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    n = 2;
+    code = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    n = 3;
+    code = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    n = 4;
+    code = lead & 0x07;
+  }
+  *length = 1;
+  if (n == 0 || i + n > text.size()) return 0xFFFD;
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto c = static_cast<unsigned char>(text[i + k]);
+    if ((c & 0xC0) != 0x80) return 0xFFFD;
+    code = (code << 6) | (c & 0x3F);
+  }
+  // Overlong forms, surrogates and out-of-range values are not valid UTF-8.
+  const std::uint32_t minimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < minimum[n] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0xFFFD;
+  *length = n;
+  return code;
+}
+
 std::uint32_t Fnv1a(std::string_view text) {
   std::uint32_t hash = 2166136261u;
   for (char c : text) {
@@ -77,29 +106,70 @@ std::string UniqueIdentifier(const std::string& name, std::set<std::string>& tak
 }
 
 std::string PythonString(std::string_view text) {
+  // Always a plain ASCII str literal: printable ASCII as is, everything else
+  // as an escape of its code point, invalid UTF-8 bytes as U+FFFD. Being a
+  // single literal, it can be split and concatenated implicitly.
   std::string out = "\"";
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u == '"' || u == '\\') {
       out.push_back('\\');
-      out.push_back(c);
+      out.push_back(static_cast<char>(u));
+      ++i;
     } else if (u >= 0x20 && u < 0x7F) {
-      out.push_back(c);
-    } else if (c == '\n') {
+      out.push_back(static_cast<char>(u));
+      ++i;
+    } else if (u == '\n') {
       out += "\\n";
-    } else if (c == '\t') {
+      ++i;
+    } else if (u == '\t') {
       out += "\\t";
-    } else {
-      // Bytes, not code points: the literal is ASCII and decodes to the same text.
+      ++i;
+    } else if (u < 0x80) {
       out += fmt::format("\\x{:02x}", u);
+      ++i;
+    } else {
+      std::size_t length = 0;
+      const std::uint32_t code = DecodeUtf8(text, i, &length);
+      out += code <= 0xFFFF ? fmt::format("\\u{:04x}", code) : fmt::format("\\U{:08x}", code);
+      i += length;
     }
   }
   out.push_back('"');
-  // A str literal with \x escapes of UTF-8 bytes would be mojibake; mark it as
-  // bytes decoded as UTF-8 when there are non-ASCII bytes.
-  bool ascii = true;
-  for (char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (!ascii) return "b" + out + ".decode(\"utf-8\", \"replace\")";
+  return out;
+}
+
+std::string WrappedPythonString(std::string_view text, std::size_t indent, std::size_t width) {
+  const std::string whole = PythonString(text);
+  if (indent + whole.size() <= width) return whole;
+  // Cut the text (not the literal) into pieces whose literals fit, at code
+  // point boundaries, and let Python concatenate the adjacent literals.
+  std::vector<std::string> pieces;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = start;
+    std::string literal = "\"\"";
+    while (end < text.size()) {
+      std::size_t length = 1;
+      if (static_cast<unsigned char>(text[end]) >= 0x80) DecodeUtf8(text, end, &length);
+      const std::string next = PythonString(text.substr(start, end + length - start));
+      if (indent + next.size() > width && end > start) break;
+      literal = next;
+      end += length;
+    }
+    // Prefer to break after a space, if one lies in the second half.
+    const std::size_t space = text.rfind(' ', end - 1);
+    if (end < text.size() && space != std::string_view::npos && space > start + (end - start) / 2) {
+      end = space + 1;
+      literal = PythonString(text.substr(start, end - start));
+    }
+    pieces.push_back(literal);
+    start = end;
+  }
+  const std::string pad(indent, ' ');
+  std::string out = pieces[0];
+  for (std::size_t k = 1; k < pieces.size(); ++k) out += "\n" + pad + pieces[k];
   return out;
 }
 

@@ -22,8 +22,14 @@ std::string PythonIdentifier(std::string_view text, std::string_view fallback = 
 // Makes `name` unique within `taken` by appending _2, _3, ...; records it.
 std::string UniqueIdentifier(const std::string& name, std::set<std::string>& taken);
 
-// A double-quoted ASCII Python string literal with every other byte escaped.
+// A double-quoted ASCII Python str literal of `text` (UTF-8), every other
+// character escaped.
 std::string PythonString(std::string_view text);
+
+// The same, split into adjacent literals so that no line is longer than
+// `width` when the continuation lines are indented by `indent`.
+std::string WrappedPythonString(std::string_view text, std::size_t indent,
+                                std::size_t width = 100);
 
 // A Python float literal that round-trips (inf and nan as float('inf') etc.).
 std::string PythonFloat(double value);
