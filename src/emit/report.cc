@@ -33,13 +33,30 @@ std::string StatusOf(const layers::Lowering& lowering) {
   return "converted";
 }
 
+// The permutation that takes a tensor in Keras's axis order to PyTorch's:
+// torch_tensor = keras_tensor.permute(*permute_from_keras).
+Json PermuteFromKeras(const ir::Value& value) {
+  Json perm = Json::array();
+  for (std::size_t i = 0; i < value.shape.size(); ++i) {
+    perm.push_back(value.layout.perm.empty() ? static_cast<int>(i) : value.layout.perm[i]);
+  }
+  return perm;
+}
+
+Json Identity(std::size_t rank) {
+  Json perm = Json::array();
+  for (std::size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int>(i));
+  return perm;
+}
+
 Json TensorEntry(const ir::Value& value, const std::string& name, const std::string& argument) {
   return {{"name", name},
           {"argument", argument},
           {"dtype", TorchDTypeName(value.dtype)},
           {"keras_shape", ShapeJson(value.shape)},
           {"torch_shape", ShapeJson(layers::TorchShape(value))},
-          {"layout", value.layout.Describe()}};
+          {"layout", value.layout.Describe()},
+          {"permute_from_keras", PermuteFromKeras(value)}};
 }
 
 // Markdown table cells must not break the table or the page.
@@ -90,6 +107,7 @@ Json BuildReport(const passes::Conversion& c, const EmittedModel& emitted,
     if (c.options.io_layout == passes::IoLayout::kKeras) {
       entry["torch_shape"] = entry["keras_shape"];
       entry["layout"] = "keras";
+      entry["permute_from_keras"] = Identity(entry["permute_from_keras"].size());
     }
     report["outputs"].push_back(entry);
   }
@@ -97,6 +115,7 @@ Json BuildReport(const passes::Conversion& c, const EmittedModel& emitted,
     for (auto& entry : report["inputs"]) {
       entry["torch_shape"] = entry["keras_shape"];
       entry["layout"] = "keras";
+      entry["permute_from_keras"] = Identity(entry["permute_from_keras"].size());
     }
   }
   report["permutes"] = {{"interior", emitted.interior_permutes},

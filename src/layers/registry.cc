@@ -17,6 +17,12 @@ const Registry& Registry::Get() {
     RegisterNormalizationLayers(r);
     RegisterMergeLayers(r);
     RegisterEmbeddingLayers(r);
+    RegisterConvTransposeLayers(r);
+    RegisterDepthwiseLayers(r);
+    RegisterResamplingLayers(r);
+    RegisterPreprocessingLayers(r);
+    RegisterNormLayers(r);
+    RegisterMiscLayers(r);
     return r;
   }();
   return registry;
@@ -72,6 +78,7 @@ bool IsKerasBuiltinClass(const std::string& class_name) {
       "Convolution2D", "Convolution3D", "Deconvolution2D", "SeparableConvolution2D",
       "Functional", "Sequential", "Model", "Pipeline", "RandomErasing", "RandomGaussianBlur",
       "RandomElasticTransform", "RandomInvert", "RandomPerspective", "AugMix", "CutMix",
+      "LayerScale", "StochasticDepth", "CustomScaleLayer",
   };
   return builtin.count(class_name) > 0;
 }

@@ -40,5 +40,11 @@ void RegisterPoolingLayers(Registry& registry);
 void RegisterNormalizationLayers(Registry& registry);
 void RegisterMergeLayers(Registry& registry);
 void RegisterEmbeddingLayers(Registry& registry);
+void RegisterConvTransposeLayers(Registry& registry);
+void RegisterDepthwiseLayers(Registry& registry);   // DepthwiseConv, SeparableConv
+void RegisterResamplingLayers(Registry& registry);  // UpSampling, Resizing, CenterCrop
+void RegisterPreprocessingLayers(Registry& registry);  // Rescaling, Normalization
+void RegisterNormLayers(Registry& registry);  // Layer/Group/Unit/RMS normalization
+void RegisterMiscLayers(Registry& registry);  // RepeatVector, Identity, applications' layers
 
 }  // namespace k2t::layers
