@@ -48,6 +48,9 @@ struct CallSpec {
   std::vector<std::pair<std::string, TensorRef>> tensor_kwargs;
   // The other keyword arguments (training, ...), as written.
   Json kwargs = Json::object();
+  // Keras 3: the positional arguments as written, each tensor replaced by
+  // {"__input__": k} (its index in `inputs`); constants stay (x + 3.0).
+  Json args = Json::array();
 };
 
 struct ModelSpec;

@@ -15,6 +15,20 @@ struct RawRef {
   bool keras3_encoding = false;  // a keras_history triple rather than a Keras 2 list
 };
 
+// Reading hostile configs: a missing key, or a key of the wrong type, reads
+// as null or as the fallback, never as an exception.
+const Json& At(const Json& object, const char* key) {
+  static const Json null;
+  if (!object.is_object()) return null;
+  const auto it = object.find(key);
+  return it == object.end() ? null : *it;
+}
+
+std::string StringAt(const Json& object, const char* key, const std::string& fallback = "") {
+  const Json& value = At(object, key);
+  return value.is_string() ? value.get<std::string>() : fallback;
+}
+
 const std::map<std::string, std::string>& ClassAliases() {
   static const std::map<std::string, std::string> aliases = {
       {"Model", "Functional"},
@@ -181,12 +195,11 @@ Expected<RawRef> ListRef(const Json& entry) {
 }
 
 bool IsKerasTensor(const Json& value) {
-  return value.is_object() && value.value("class_name", "") == "__keras_tensor__" &&
-         value.contains("config");
+  return StringAt(value, "class_name") == "__keras_tensor__" && At(value, "config").is_object();
 }
 
 Expected<RawRef> KerasTensorRef(const Json& value) {
-  const Json& history = value["config"].value("keras_history", Json());
+  const Json& history = At(At(value, "config"), "keras_history");
   auto raw = ListRef(history);
   if (!raw.ok()) return MakeError("malformed keras_history {}", Abbreviate(history));
   raw->keras3_encoding = true;
@@ -198,7 +211,7 @@ Status CollectTensors(const Json& value, std::vector<RawRef>& out, std::vector<J
   if (IsKerasTensor(value)) {
     K2T_ASSIGN_OR_RETURN(RawRef raw, KerasTensorRef(value));
     out.push_back(raw);
-    shapes.push_back(value["config"].value("shape", Json()));
+    shapes.push_back(At(At(value, "config"), "shape"));
     return Status::Ok();
   }
   if (value.is_array()) {
@@ -209,6 +222,23 @@ Status CollectTensors(const Json& value, std::vector<RawRef>& out, std::vector<J
     }
   }
   return Status::Ok();
+}
+
+// The arguments with each Keras tensor replaced by {"__input__": k}, k
+// counting in the order CollectTensors visits them.
+Json MarkTensors(const Json& value, int& next) {
+  if (IsKerasTensor(value)) return Json{{"__input__", next++}};
+  if (value.is_array()) {
+    Json out = Json::array();
+    for (const Json& item : value) out.push_back(MarkTensors(item, next));
+    return out;
+  }
+  if (value.is_object() && !value.contains("class_name")) {
+    Json out = Json::object();
+    for (const auto& [key, item] : value.items()) out[key] = MarkTensors(item, next);
+    return out;
+  }
+  return value;
 }
 
 // Tensor references nested anywhere in Keras 2 kwargs: [str, int, int] lists.
@@ -270,8 +300,8 @@ KerasInfo DetectKeras(const ModelFile& file) {
 }
 
 Expected<ModelSpec> Normalizer::Model(const Json& object) {
-  const std::string class_name = CanonicalClassName(object.value("class_name", ""));
-  const Json& config = object["config"];
+  const std::string class_name = CanonicalClassName(StringAt(object, "class_name"));
+  const Json& config = At(object, "config");
   if (class_name == "Sequential") return Sequential(object);
   if (IsModelConfig(class_name, config)) return Functional(object);
   return MakeError("the top-level object is a '{}', not a Keras model",
@@ -290,6 +320,11 @@ Expected<LayerSpec> Normalizer::Layer(const Json& object) {
                               : "";
   const std::string written_class = object["class_name"].get<std::string>();
   layer.class_name = CanonicalClassName(written_class);
+  // Keras 3 records calls of keras.ops (x + 3.0, ops.mean(x)) as graph nodes
+  // whose class is the operation; they are not layers and own no weights.
+  if (StartsWith(layer.module, "keras.src.ops.") || StartsWith(layer.module, "keras.ops")) {
+    layer.class_name = "ops." + written_class;
+  }
   // Keras 3 legacy .h5 files name registered custom classes "package>Name".
   const auto separator = layer.class_name.rfind('>');
   if (separator != std::string::npos) {
@@ -322,14 +357,14 @@ Expected<LayerSpec> Normalizer::Layer(const Json& object) {
 }
 
 Expected<ModelSpec> Normalizer::Sequential(const Json& object) {
-  const Json& config = object["config"];
+  const Json& config = At(object, "config");
   // Keras <= 2.2.2 and Keras 1 store the layer list itself as the config.
-  const Json layers = config.is_array() ? config : config.value("layers", Json::array());
+  const Json& layers = config.is_array() ? config : At(config, "layers");
   if (!layers.is_array()) return MakeError("the Sequential config has no list of layers");
 
   ModelSpec model;
   model.class_name = "Sequential";
-  model.name = config.is_object() ? config.value("name", "sequential") : "sequential";
+  model.name = StringAt(config, "name", "sequential");
 
   std::set<std::string> taken;
   for (const Json& entry : layers) {
@@ -349,7 +384,11 @@ Expected<ModelSpec> Normalizer::Sequential(const Json& object) {
       const ModelSpec& inner = *model.layers[0].model;
       const LayerSpec* inner_input = inner.inputs.empty() ? nullptr
                                                           : inner.Find(inner.inputs[0].layer);
-      if (inner_input) shape = inner_input->config.value("batch_shape", Json());
+      for (const char* key : {"batch_shape", "batch_input_shape"}) {
+        if (!shape && inner_input && At(inner_input->config, key).is_array()) {
+          shape = At(inner_input->config, key);
+        }
+      }
     }
     if (!shape && object.contains("build_config") && object["build_config"].is_object()) {
       const Json& build = object["build_config"];
@@ -358,8 +397,9 @@ Expected<ModelSpec> Normalizer::Sequential(const Json& object) {
       }
     }
     if (!shape || shape->is_null()) {
-      return MakeError("the Sequential model '{}' records no input shape; it was saved before "
-                       "it was built. Build it (call it once or give an Input) and save again",
+      return MakeError("the Sequential model '{}' records no input shape: it was saved before "
+                       "it was built; build it (give it an Input or call it once) and save it "
+                       "again",
                        PrintableText(model.name));
     }
     LayerSpec input;
@@ -410,6 +450,8 @@ Status Normalizer::Calls(const Json& inbound_nodes, LayerSpec& layer,
         shapes.emplace_back(refs[k], ReadRecordedShape(arg_shapes[k]));
       }
       call.list_input = args.is_array() && !args.empty() && args[0].is_array();
+      int next_input = 0;
+      call.args = MarkTensors(args, next_input);
       const Json kwargs = node.value("kwargs", Json::object());
       for (const auto& [key, value] : kwargs.items()) {
         std::vector<RawRef> found;
@@ -488,13 +530,13 @@ Expected<TensorRef> Normalizer::Resolve(const RawRef& raw, const ModelSpec& mode
 }
 
 Expected<ModelSpec> Normalizer::Functional(const Json& object) {
-  const Json& config = object["config"];
+  const Json& config = At(object, "config");
   if (!config.is_object() || !config.contains("layers") || !config["layers"].is_array()) {
     return MakeError("the Functional config has no list of layers");
   }
   ModelSpec model;
   model.class_name = "Functional";
-  model.name = config.value("name", "model");
+  model.name = StringAt(config, "name", "model");
 
   std::vector<std::vector<std::vector<RawRef>>> raw(config["layers"].size());
   std::vector<std::vector<std::vector<std::pair<std::string, RawRef>>>> raw_kwargs(raw.size());

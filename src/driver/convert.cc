@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <random>
 
 #include "config/normalize.h"
@@ -103,6 +104,15 @@ Status WriteText(const fs::path& path, const std::string& text) {
   return Status::Ok();
 }
 
+struct StagingGuard {
+  fs::path path;
+  bool keep = false;
+  ~StagingGuard() {
+    std::error_code ignored;
+    if (!keep) fs::remove_all(path, ignored);
+  }
+};
+
 // A fresh directory next to `target`, so the final rename stays on one filesystem.
 Expected<fs::path> MakeStagingDirectory(const fs::path& target) {
   const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
@@ -150,6 +160,20 @@ Status WriteOutputs(const passes::Conversion& c, const EmittedModel& emitted, co
   return Status::Ok();
 }
 
+// The library reports errors as values, but a third-party call (nlohmann's
+// accessors, an allocation a corrupt header asks for) may still throw; it
+// must become an error line and exit status 2, not an abort.
+template <typename T, typename Body>
+Expected<T> Guarded(Body& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return MakeError("out of memory; the file may be damaged or declare impossible sizes");
+  } catch (const std::exception& e) {
+    return MakeError("internal error: {}", PrintableText(e.what()));
+  }
+}
+
 }  // namespace
 
 Expected<ConvertResult> Convert(const std::string& model_path, const std::string& out_dir,
@@ -168,24 +192,27 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
     const Json report = BuildReport(c, emitted, kVersion);
 
     K2T_ASSIGN_OR_RETURN(fs::path staging, MakeStagingDirectory(target));
+    // Removed on every way out, exceptions included, unless it became the target.
+    StagingGuard guard{staging};
     auto written = WriteOutputs(c, emitted, report, staging);
     std::error_code code;
     if (written.ok()) {
       fs::remove_all(target, code);
       fs::rename(staging, target, code);
-      if (code) written = MakeError("cannot move the output into '{}'", target.string());
+      if (code) {
+        written = MakeError("cannot move the output into '{}': {}", target.string(),
+                            code.message());
+      }
     }
-    if (!written.ok()) {
-      fs::remove_all(staging, code);
-      return std::move(written).error();
-    }
+    if (!written.ok()) return std::move(written).error();
+    guard.keep = true;
     ConvertResult result;
     result.complete = ReportComplete(report);
     result.report_json = report.dump(2);
     result.warnings = c.warnings;
     return result;
   };
-  auto result = run();
+  auto result = Guarded<ConvertResult>(run);
   if (!result.ok()) return std::move(result.error().InFile(model_path));
   return result;
 }
@@ -264,7 +291,7 @@ Expected<std::string> Inspect(const std::string& model_path, const ConvertOption
     }
     return Join(lines, "\n") + "\n";
   };
-  auto result = inspect();
+  auto result = Guarded<std::string>(inspect);
   if (!result.ok()) return std::move(result.error().InFile(model_path));
   return result;
 }

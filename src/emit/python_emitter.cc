@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 #include <set>
 
@@ -36,7 +37,8 @@ class ForwardWriter {
 
  private:
   void ComputeLastUses();
-  std::string ExpressionFor(int value, const ir::Layout* to);
+  // The variable holding `value`, converted as `change` says (if given).
+  std::string ExpressionFor(int value, const passes::LayoutChange* change);
   std::string NameFor(const ir::Node& node, std::size_t position, std::size_t output);
   void Assign(const std::string& target, const std::string& expr, const std::string& comment);
   bool Dead(const std::string& var, std::size_t position) const;
@@ -68,11 +70,24 @@ bool ForwardWriter::Dead(const std::string& var, std::size_t position) const {
   return true;
 }
 
-std::string ForwardWriter::ExpressionFor(int value, const ir::Layout* to) {
+std::string ForwardWriter::ExpressionFor(int value, const passes::LayoutChange* change) {
   const std::string& var = var_of_.at(value);
-  if (!to) return var;
+  if (!change) return var;
   const ir::Value& v = c_.graph.value(value);
-  const auto perm = PermutationBetween(v.layout, *to, static_cast<int>(v.shape.size()));
+  const int rank = static_cast<int>(v.shape.size());
+  const auto perm = PermutationBetween(v.layout, change->to, rank);
+  // Moving only axes of size 1 keeps the elements in place: a reshape, not a permute.
+  const Shape torch_shape = layers::TorchShape(v);
+  const bool known = std::all_of(torch_shape.begin() + 1, torch_shape.end(),
+                                 [](std::int64_t d) { return d >= 0; });
+  if (known && ir::SameElementOrder(perm, torch_shape)) {
+    std::vector<std::string> dims = {"-1"};
+    for (std::size_t i = 1; i < perm.size(); ++i) {
+      dims.push_back(std::to_string(torch_shape[static_cast<std::size_t>(perm[i])]));
+    }
+    return fmt::format("{}.reshape({})", var, Join(dims, ", "));
+  }
+  (change->at_boundary ? out_.boundary_permutes : out_.interior_permutes)++;
   return fmt::format("{}.permute({})", var, IndexList(perm));
 }
 
@@ -126,7 +141,6 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
   std::map<std::pair<int, int>, const passes::LayoutChange*> changes;
   for (const auto& change : c_.layout_changes) {
     changes[{change.node, change.input}] = &change;
-    (change.at_boundary ? out_.boundary_permutes : out_.interior_permutes)++;
   }
 
   for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
@@ -137,8 +151,8 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
     emit.attr = out_.attributes.count(layer.id) ? out_.attributes.at(layer.id) : "";
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const auto it = changes.find({node.id, static_cast<int>(i)});
-      emit.inputs.push_back(ExpressionFor(node.inputs[i], it == changes.end() ? nullptr
-                                                                               : &it->second->to));
+      emit.inputs.push_back(
+          ExpressionFor(node.inputs[i], it == changes.end() ? nullptr : it->second));
     }
     for (const auto& [key, input] : node.tensor_kwargs) {
       emit.tensor_kwargs.emplace_back(key, ExpressionFor(input, nullptr));
@@ -179,8 +193,7 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
   std::vector<std::string> results;
   for (std::size_t o = 0; o < graph.outputs.size(); ++o) {
     const auto it = changes.find({-1, static_cast<int>(o)});
-    results.push_back(
-        ExpressionFor(graph.outputs[o], it == changes.end() ? nullptr : &it->second->to));
+    results.push_back(ExpressionFor(graph.outputs[o], it == changes.end() ? nullptr : it->second));
   }
   lines_.push_back("        return " + Join(results, ", "));
   return lines_;

@@ -1,7 +1,9 @@
 //===- ir/graph.cc - Building the graph of layer calls ----------------------===//
 #include "ir/graph.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -41,6 +43,8 @@ std::map<std::string, std::string> V3ChildPaths(const config::ModelSpec& model,
   std::map<std::string, std::string> paths;
   for (const config::LayerSpec& layer : model.layers) {
     if (model.class_name == "Sequential" && layer.class_name == "InputLayer") continue;
+    // keras.ops nodes are not layers: they have no place in the weights file.
+    if (StartsWith(layer.class_name, "ops.")) continue;
     const std::string snake = KerasSnakeCase(layer.class_name);
     const int k = counters[snake]++;
     paths[layer.name] = prefix + (k == 0 ? snake : snake + "_" + std::to_string(k));
@@ -53,22 +57,52 @@ std::string ChildPath(const std::map<std::string, std::string>& paths, const std
   return it == paths.end() ? "" : it->second;
 }
 
-// Names the first call that can never run and what it waits for.
-Error CycleError(const config::LayerSpec* spec, int call_index,
-                 const std::map<TensorKey, int>& produced) {
-  const config::CallSpec& call = spec->calls[static_cast<std::size_t>(call_index)];
-  std::string missing;
+// One call of a layer in a model, as references name it.
+using CallKey = std::pair<std::string, int>;
+
+// The first input of `call` that has not been computed, if any.
+std::optional<config::TensorRef> MissingInput(const config::CallSpec& call,
+                                              const std::map<TensorKey, int>& produced) {
   for (const auto& ref : call.inputs) {
-    if (!produced.count({ref.layer, ref.node, ref.tensor})) missing = ref.layer;
+    if (!produced.count({ref.layer, ref.node, ref.tensor})) return ref;
   }
   for (const auto& [key, ref] : call.tensor_kwargs) {
-    if (!produced.count({ref.layer, ref.node, ref.tensor})) missing = ref.layer;
+    if (!produced.count({ref.layer, ref.node, ref.tensor})) return ref;
   }
-  Error error = MakeError("its input from layer '{}' can never be computed: the graph has a "
-                          "cycle through these layers",
-                          PrintableText(missing));
-  error.AtLayer(spec->name, spec->class_name);
-  return error;
+  return std::nullopt;
+}
+
+// Explains why the calls in `waiting` can never run: following each call to
+// the call it waits for either comes back round (a cycle, which is named) or
+// reaches a tensor that no call produces.
+Error StuckError(const std::map<CallKey, const config::LayerSpec*>& waiting,
+                 const CallKey& first, const std::map<TensorKey, int>& produced) {
+  std::vector<CallKey> path;
+  CallKey current = first;
+  while (true) {
+    const auto seen = std::find(path.begin(), path.end(), current);
+    if (seen != path.end()) {
+      std::vector<std::string> names;
+      for (auto it = seen; it != path.end(); ++it) names.push_back(PrintableText(it->first));
+      names.push_back(PrintableText(seen->first));
+      const config::LayerSpec* spec = waiting.at(*seen);
+      Error error = MakeError("the graph has a cycle: {}", Join(names, " -> "));
+      error.AtLayer(spec->name, spec->class_name);
+      return error;
+    }
+    path.push_back(current);
+    const config::LayerSpec* spec = waiting.at(current);
+    const auto missing =
+        MissingInput(spec->calls[static_cast<std::size_t>(current.second)], produced);
+    const CallKey next = {missing->layer, missing->node};
+    if (!waiting.count(next)) {
+      Error error = MakeError("its input from layer '{}' (call {}, tensor {}) is never computed",
+                              PrintableText(missing->layer), missing->node, missing->tensor);
+      error.AtLayer(spec->name, spec->class_name);
+      return error;
+    }
+    current = next;
+  }
 }
 
 }  // namespace
@@ -77,6 +111,23 @@ bool Layout::IsIdentity() const {
   if (features) return false;
   for (std::size_t i = 0; i < perm.size(); ++i) {
     if (perm[i] != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+
+std::vector<int> Layout::Axes(int rank) const {
+  if (!perm.empty()) return perm;
+  std::vector<int> axes;
+  for (int i = 0; i < rank; ++i) axes.push_back(i);
+  return axes;
+}
+
+bool SameElementOrder(const std::vector<int>& order, const Shape& shape) {
+  int last = -1;
+  for (int axis : order) {
+    if (shape[static_cast<std::size_t>(axis)] == 1) continue;
+    if (axis < last) return false;
+    last = axis;
   }
   return true;
 }
@@ -256,7 +307,11 @@ Expected<std::vector<int>> Builder::Model(const config::ModelSpec& model,
       graph_.layers[static_cast<std::size_t>(layer_id)].nodes.push_back(node.id);
       graph_.nodes.push_back(std::move(node));
     }
-    if (!progress) return CycleError(waiting.front().spec, waiting.front().call, produced);
+    if (!progress) {
+      std::map<CallKey, const config::LayerSpec*> stuck;
+      for (const Pending& item : waiting) stuck[{item.spec->name, item.call}] = item.spec;
+      return StuckError(stuck, {waiting.front().spec->name, waiting.front().call}, produced);
+    }
     pending = std::move(waiting);
   }
 

@@ -36,6 +36,8 @@ struct Layout {
   std::optional<FeatureOrder> features;
 
   bool IsIdentity() const;
+  // The axes in PyTorch order (the identity when perm is empty).
+  std::vector<int> Axes(int rank) const;
   bool operator==(const Layout& other) const;
   std::string Describe() const;
 
@@ -102,6 +104,11 @@ struct Graph {
   }
   int NewValue(int producer, int output_index, const std::string& name);
 };
+
+// True when laying out a tensor of Keras shape `shape` with torch axes
+// `order` keeps its elements in Keras's memory order: only axes of size 1
+// move. Such a change of layout is a free reshape, not a transpose.
+bool SameElementOrder(const std::vector<int>& order, const Shape& shape);
 
 // Builds the graph of a normalized model, inlining nested models. Fails on
 // references to missing layers, cycles and layers that are never reachable.

@@ -87,6 +87,16 @@ Expected<std::string> ActivationExpression(const std::string& name, const std::s
   return MakeError("activation '{}' is not supported", PrintableText(name));
 }
 
+Expected<Shape> ActivationShape(const std::string& name, Shape shape) {
+  if (name != "glu" || shape.empty() || shape.back() < 0) return shape;
+  if (shape.back() % 2 != 0) {
+    return MakeError("activation 'glu' needs an even last axis, found shape {}",
+                     FormatShape(shape));
+  }
+  shape.back() /= 2;
+  return shape;
+}
+
 int LastAxisDim(const ir::Value& value) {
   auto dim = TorchAxis(value, -1);
   return dim.ok() ? *dim : static_cast<int>(value.shape.size()) - 1;

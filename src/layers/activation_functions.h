@@ -25,6 +25,10 @@ Expected<std::string> ActivationExpression(const std::string& name, const std::s
                                            const config::KerasInfo& keras, int channel_dim,
                                            Lowering* lowering);
 
+// The Keras output shape of activation `name` on an input of Keras shape
+// `shape`: glu halves the last axis (and needs it even); the others keep it.
+Expected<Shape> ActivationShape(const std::string& name, Shape shape);
+
 // The Keras last axis of `value` as a PyTorch dim.
 int LastAxisDim(const ir::Value& value);
 

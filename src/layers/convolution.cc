@@ -162,6 +162,9 @@ class ConvConverter : public Converter {
     if (!conv.channels_last) out.push_back(conv.filters);
     out.insert(out.end(), out_spatial.begin(), out_spatial.end());
     if (conv.channels_last) out.push_back(conv.filters);
+    // The activation runs on the output, and glu halves its last axis.
+    K2T_ASSIGN_OR_RETURN(std::string activation, ActivationName(call.config().Raw("activation")));
+    K2T_ASSIGN_OR_RETURN(out, ActivationShape(activation, std::move(out)));
     return std::vector<Shape>{out};
   }
 
@@ -203,6 +206,10 @@ class ConvConverter : public Converter {
     Lowering lowering;
     lowering.module = module;
     lowering.summary = fmt::format("nn.Conv{}d", rank_);
+    // The activation's helper definitions (sparsemax) and notes (hard_sigmoid).
+    K2T_ASSIGN_OR_RETURN(std::string activation, ActivationName(call.config().Raw("activation")));
+    K2T_RETURN_IF_ERROR(ActivationExpression(activation, "x", call.keras,
+                                             LastAxisDim(call.output()), &lowering));
     if (padding.needs_helper) lowering.definitions.emplace_back("_pad_same", kPadSameSource);
     if (!padding.forward_prefix.empty()) {
       lowering.notes.push_back(conv.padding == "causal"
@@ -226,8 +233,9 @@ class ConvConverter : public Converter {
     const PaddingPlan padding = PlanPadding(conv, Spatial(conv, call.input().shape));
     const std::string input = padding.forward_prefix + emit.inputs[0] + padding.forward_suffix;
     K2T_ASSIGN_OR_RETURN(std::string activation, ActivationName(call.config().Raw("activation")));
+    // Keras applies it along its last axis: the channels only when channels last.
     return ActivationExpression(activation, fmt::format("{}({})", emit.self(), input), call.keras,
-                                1, nullptr);
+                                LastAxisDim(call.output()), nullptr);
   }
 
  private:

@@ -23,6 +23,16 @@ class InputLayerConverter : public Converter {
   }
 };
 
+// True when the Keras last axis (the channels) is PyTorch's dim 1.
+bool ChannelsAtDim1(const ir::Layout& layout, std::size_t rank) {
+  return layout.perm.size() == rank && layout.perm[1] == static_cast<int>(rank) - 1;
+}
+
+// True when the Keras last axis is also PyTorch's last dim.
+bool ChannelsLastInTorch(const ir::Layout& layout, std::size_t rank) {
+  return layout.perm.empty() || layout.perm.back() == static_cast<int>(rank) - 1;
+}
+
 // Dense acts on the last axis of a tensor of any rank: y = x @ kernel + bias.
 class DenseConverter : public Converter {
  public:
@@ -36,6 +46,10 @@ class DenseConverter : public Converter {
     if (out.empty()) return std::vector<Shape>{Shape{-1, units}};  // unknown input: assume rank 2
     if (out.size() < 2) return MakeError("input of rank {} has no feature axis", out.size());
     out.back() = units;
+    // The activation runs on the output, and glu halves it.
+    K2T_ASSIGN_OR_RETURN(std::string activation,
+                         ActivationName(call.config().Raw("activation")));
+    K2T_ASSIGN_OR_RETURN(out, ActivationShape(activation, std::move(out)));
     return std::vector<Shape>{out};
   }
 
@@ -54,7 +68,16 @@ class DenseConverter : public Converter {
     // A flattened channels-first input is absorbed into the weight rows, which
     // is only possible when every call sees the same order.
     const bool single_call = call.layer.nodes.size() == 1;
-    if (call.input().shape.size() == 2 && single_call) plan.inputs[0] = current[0];
+    const std::size_t rank = call.input().shape.size();
+    if (rank == 2 && single_call) plan.inputs[0] = current[0];
+    // On a feature map Dense mixes channels only: where PyTorch keeps the
+    // channels at dim 1 it is a 1x1 convolution, and where it keeps them last
+    // a Linear; either way no permute. Every call must see the same layout.
+    if (rank >= 3 && rank <= 5 && !current[0].features && single_call &&
+        (ChannelsAtDim1(current[0], rank) || ChannelsLastInTorch(current[0], rank))) {
+      plan.inputs[0] = current[0];
+      plan.outputs[0] = current[0];
+    }
     return plan;
   }
 
@@ -67,8 +90,39 @@ class DenseConverter : public Converter {
                                 ? (*call.weights)[0].shape[0]
                                 : call.input().shape.back();
     Lowering lowering;
+    const ir::Layout& layout = call.input().layout;
+    const int rank = static_cast<int>(call.input().shape.size());
+    if (rank >= 3 && ChannelsAtDim1(layout, static_cast<std::size_t>(rank))) {
+      // (in, units) -> (units, in, 1, ...): a 1x1 convolution over the channels.
+      const int spatial = rank - 2;
+      lowering.module = fmt::format("nn.Conv{}d({}, {}, kernel_size=1{})", spatial, in, units,
+                                    use_bias ? "" : ", bias=False");
+      lowering.summary = fmt::format("nn.Conv{}d 1x1 (Dense on channels)", spatial);
+      lowering.comments.push_back("Keras Dense on the channels of a feature map.");
+      Shape shape = {units, in};
+      shape.insert(shape.end(), static_cast<std::size_t>(spatial), 1);
+      Param weight;
+      weight.key = "weight";
+      weight.shape = shape;
+      weight.sources = {0};
+      weight.transform = [shape](std::vector<Tensor> s) -> Expected<Tensor> {
+        return s[0].Permute({1, 0}).Reshape(shape);
+      };
+      lowering.params.push_back(std::move(weight));
+      if (use_bias) lowering.params.push_back(CopyParam("bias", 1, {units}));
+      K2T_ASSIGN_OR_RETURN(std::string activation,
+                           ActivationName(call.config().Raw("activation")));
+      K2T_RETURN_IF_ERROR(ActivationExpression(activation, "x", call.keras,
+                                               LastAxisDim(call.output()), &lowering));
+      return lowering;
+    }
     lowering.module = fmt::format("nn.Linear({}, {}{})", in, units, use_bias ? "" : ", bias=False");
     lowering.summary = "nn.Linear";
+    // The activation's helper definitions (sparsemax) and notes (hard_sigmoid).
+    K2T_ASSIGN_OR_RETURN(std::string activation,
+                         ActivationName(call.config().Raw("activation")));
+    K2T_RETURN_IF_ERROR(
+        ActivationExpression(activation, "x", call.keras, LastAxisDim(call.output()), &lowering));
     const auto& features = call.input().layout.features;
     if (features) {
       lowering.comments.push_back(
@@ -98,7 +152,8 @@ class ActivationConverter : public Converter {
     Lowering unused;
     K2T_RETURN_IF_ERROR(
         ActivationExpression(name, "x", call.keras, 1, &unused));  // rejects unknown names early
-    return std::vector<Shape>{call.input().shape};
+    K2T_ASSIGN_OR_RETURN(Shape out, ActivationShape(name, call.input().shape));
+    return std::vector<Shape>{out};
   }
 
   Expected<LayoutPlan> PlanLayout(const CallContext& call,

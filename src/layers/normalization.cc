@@ -47,7 +47,10 @@ Expected<BatchNormConfig> ReadBatchNorm(const CallContext& call) {
   BatchNormConfig bn;
   const Json& axis = config.Raw("axis");
   if (axis.is_array()) {
-    return MakeError("normalizing over several axes {} is not supported", Abbreviate(axis));
+    // Shown as the other messages show lists ("[1, 3]"), not as raw JSON.
+    auto axes = config.IntList("axis");
+    const std::string shown = axes.ok() ? FormatList(*axes) : Abbreviate(axis);
+    return MakeError("normalizing over several axes {} is not supported", shown);
   }
   K2T_ASSIGN_OR_RETURN(std::int64_t a, config.Int("axis", -1));
   bn.axis = static_cast<int>(a);
@@ -66,12 +69,31 @@ Expected<BatchNormConfig> ReadBatchNorm(const CallContext& call) {
   return bn;
 }
 
-// tf.keras's fused batch norm (4-D and 5-D inputs) silently raises epsilon
-// to at least 1.001e-5; reproduce what the model really computed.
+// The minor version of a recorded "2.11.0" or "2.2.4-tf"; -1 if unreadable.
+int MinorVersion(const std::string& version) {
+  const auto parts = Split(version, '.');
+  if (parts.size() < 2 || parts[1].empty()) return -1;
+  int minor = 0;
+  for (char c : parts[1]) {
+    if (c < '0' || c > '9') return -1;
+    minor = minor * 10 + (c - '0');
+  }
+  return minor;
+}
+
+// Keras 2's fused batch norm (4-D and 5-D inputs) ran TensorFlow's
+// fused_batch_norm, which silently raised epsilon to at least 1.001e-5 up to
+// TensorFlow 2.11 (tensorflow/python/ops/nn_impl.py); TensorFlow 2.12 dropped
+// the clamp. The Keras 2 version in the file follows TensorFlow's from 2.6 on
+// (earlier tf.keras files say 2.2.4-tf or 2.4.0, standalone Keras 2.0-2.3,
+// all run on a clamping TensorFlow). Reproduce what the model computed.
 double EffectiveEpsilon(const CallContext& call, const BatchNormConfig& bn, bool* raised) {
   *raised = false;
   const int rank = static_cast<int>(call.input().shape.size());
-  const bool fused_keras = call.keras.major == 2 && call.keras.backend != "theano";
+  const int minor = MinorVersion(call.keras.version);
+  const bool clamping_tf = minor >= 0 && minor < 12;
+  const bool fused_keras =
+      call.keras.major == 2 && clamping_tf && call.keras.backend != "theano";
   const ConfigReader config = call.config();
   const bool fused_allowed = config.IsNull("fused") || config.Bool("fused", true).value_or(true);
   const bool plain = !config.Bool("renorm", false).value_or(false) &&
@@ -154,7 +176,8 @@ class BatchNormConverter : public Converter {
     }
     if (raised) {
       lowering.notes.push_back(fmt::format(
-          "epsilon {} raised to 1.001e-05, as tf.keras's fused batch norm does", bn.epsilon));
+          "epsilon {} raised to 1.001e-05, as fused batch norm did before TensorFlow 2.12",
+          bn.epsilon));
     }
 
     // Keras weights in order: gamma?, beta?, moving_mean, moving_variance.

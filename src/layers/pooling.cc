@@ -101,7 +101,8 @@ class PoolConverter : public Converter {
     std::string module = fmt::format("nn.{}Pool{}d(kernel_size={}", max_ ? "Max" : "Avg", rank_,
                                      IntOrTuple(pool.size));
     if (pool.strides != pool.size) module += ", stride=" + IntOrTuple(pool.strides);
-    if (plan.module_padding > 0) {
+    // Explicit pads are applied by F.pad in forward; the module must not pad again.
+    if (!plan.explicit_pads && plan.module_padding > 0) {
       module += ", padding=" + IntOrTuple(plan.symmetric_pads);
       if (!max_) module += ", count_include_pad=False";
     }

@@ -23,6 +23,7 @@ const Registry& Registry::Get() {
     RegisterPreprocessingLayers(r);
     RegisterNormLayers(r);
     RegisterMiscLayers(r);
+    RegisterOps(r);
     return r;
   }();
   return registry;
@@ -44,6 +45,8 @@ void Registry::Add(const std::string& class_name, std::shared_ptr<const Converte
 }
 
 bool IsKerasBuiltinClass(const std::string& class_name) {
+  // keras.ops operations recorded in Keras 3 graphs.
+  if (class_name.rfind("ops.", 0) == 0) return true;
   // Layer classes of Keras 1, Keras 2, tf.keras and Keras 3 (after alias
   // canonicalisation), including the ones keras2torch does not convert yet.
   static const std::set<std::string> builtin = {

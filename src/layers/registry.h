@@ -45,6 +45,7 @@ void RegisterDepthwiseLayers(Registry& registry);   // DepthwiseConv, SeparableC
 void RegisterResamplingLayers(Registry& registry);  // UpSampling, Resizing, CenterCrop
 void RegisterPreprocessingLayers(Registry& registry);  // Rescaling, Normalization
 void RegisterNormLayers(Registry& registry);  // Layer/Group/Unit/RMS normalization
-void RegisterMiscLayers(Registry& registry);  // RepeatVector, Identity, applications' layers
+void RegisterMiscLayers(Registry& registry);
+void RegisterOps(Registry& registry);  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
 
 }  // namespace k2t::layers

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "layers/padding.h"
 #include "layers/registry.h"
 #include "support/strings.h"
@@ -62,7 +64,17 @@ class FlattenConverter : public Converter {
     if (torch_order.empty()) {
       for (int a = 0; a < rank; ++a) torch_order.push_back(a);
     }
-    const bool already_keras = !in.features && torch_order == wanted;
+    // Only the order of axes longer than 1 matters: (N, C, 1, 1) flattens
+    // like (N, 1, 1, C).
+    std::vector<int> torch_in_keras_flatten_terms;
+    for (int axis : torch_order) {
+      torch_in_keras_flatten_terms.push_back(static_cast<int>(
+          std::find(wanted.begin(), wanted.end(), axis) - wanted.begin()));
+    }
+    Shape sizes_in_wanted_order;
+    for (int axis : wanted) sizes_in_wanted_order.push_back(call.input().shape[axis]);
+    const bool already_keras =
+        !in.features && ir::SameElementOrder(torch_in_keras_flatten_terms, sizes_in_wanted_order);
     const bool sizes_known = call.output().shape.size() == 2 && call.output().shape[1] >= 0;
     if (already_keras || in.features || call.keras_order_output || !sizes_known || rank < 3) {
       ir::Layout keras_layout;
@@ -138,6 +150,30 @@ class ReshapeConverter : public Converter {
     return std::vector<Shape>{out};
   }
 
+  // Reshape works on Keras's element order. An input whose PyTorch layout
+  // only moves axes of size 1 already has it; an output that, laid out
+  // channels first, also only moves axes of size 1 (a (1, 1, C) target) is
+  // produced channels first directly, so the convolution after it needs no
+  // permute.
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    LayoutPlan plan = KerasOrderPlan(call);
+    const ir::Value& in = call.input();
+    const int in_rank = static_cast<int>(in.shape.size());
+    if (!current[0].features && ir::SameElementOrder(current[0].Axes(in_rank), in.shape)) {
+      plan.inputs[0] = current[0];
+    }
+    const Shape& out = call.output().shape;
+    const int out_rank = static_cast<int>(out.size());
+    const bool known = std::all_of(out.begin() + 1, out.end(), [](auto d) { return d >= 0; });
+    const ir::Layout channels_first = ir::Layout::ChannelsFirst(out_rank);
+    if (out_rank >= 3 && known && !call.keras_order_output &&
+        ir::SameElementOrder(channels_first.perm, out)) {
+      plan.outputs[0] = channels_first;
+    }
+    return plan;
+  }
+
   Expected<Lowering> Lower(const CallContext&) const override {
     Lowering lowering;
     lowering.summary = "reshape";
@@ -145,7 +181,7 @@ class ReshapeConverter : public Converter {
   }
 
   Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
-    const Shape& out = call.output().shape;
+    const Shape out = TorchShape(call.output());
     std::vector<std::string> dims = {"-1"};
     bool unknown_inner = false;
     for (std::size_t i = 1; i < out.size(); ++i) {

@@ -24,6 +24,9 @@ namespace {
 struct Attempt {
   std::vector<LayoutChange> changes;
   std::set<int> flattens_to_fix;  // Flatten nodes that must produce Keras order
+  // For each value, the model input it carries unchanged in layout (through
+  // layers like Rescaling or ZeroPadding that keep their input's layout), or -1.
+  std::map<int, int> origin;
 };
 
 Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_layouts,
@@ -32,6 +35,7 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
   Attempt attempt;
   for (std::size_t i = 0; i < graph.inputs.size(); ++i) {
     graph.value(graph.inputs[i]).layout = input_layouts[i];
+    attempt.origin[graph.inputs[i]] = static_cast<int>(i);
   }
 
   for (const ir::Node& node : graph.nodes) {
@@ -56,6 +60,11 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
     for (std::size_t t = 0; t < node.outputs.size(); ++t) {
       graph.value(node.outputs[t]).layout = plan->outputs[t];
     }
+    // One input, taken as it came and passed on in the same layout.
+    if (node.inputs.size() == 1 && node.outputs.size() == 1 && plan->inputs[0] == current[0] &&
+        plan->outputs[0] == current[0] && attempt.origin.count(node.inputs[0])) {
+      attempt.origin[node.outputs[0]] = attempt.origin[node.inputs[0]];
+    }
   }
 
   for (std::size_t o = 0; o < graph.outputs.size(); ++o) {
@@ -69,25 +78,25 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
   return attempt;
 }
 
-// With PyTorch io-layout, an input takes the order all its consumers want.
+// With PyTorch io-layout, an input takes the order that the layers reached
+// from it (directly or through layout-keeping layers) convert it to, when
+// they all agree.
 bool AdoptConsumerLayouts(const Conversion& c, const Attempt& attempt,
                           std::vector<ir::Layout>& input_layouts) {
   bool changed = false;
   for (std::size_t i = 0; i < c.graph.inputs.size(); ++i) {
-    const int value = c.graph.inputs[i];
     std::optional<ir::Layout> wanted;
     bool agree = true;
-    int converted = 0;
     for (const LayoutChange& change : attempt.changes) {
       if (change.node < 0) continue;
       const ir::Node& node = c.graph.nodes[static_cast<std::size_t>(change.node)];
-      if (node.inputs[static_cast<std::size_t>(change.input)] != value) continue;
-      ++converted;
+      const int value = node.inputs[static_cast<std::size_t>(change.input)];
+      const auto origin = attempt.origin.find(value);
+      if (origin == attempt.origin.end() || origin->second != static_cast<int>(i)) continue;
       if (wanted && !(*wanted == change.to)) agree = false;
       wanted = change.to;
     }
-    const int consumers = static_cast<int>(c.graph.value(value).consumers.size());
-    if (wanted && agree && converted == consumers) {
+    if (wanted && agree && !(input_layouts[i] == *wanted)) {
       input_layouts[i] = *wanted;
       changed = true;
     }

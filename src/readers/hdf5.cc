@@ -4,7 +4,9 @@
 #include <H5LTpublic.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "support/strings.h"
 
@@ -16,20 +18,36 @@ std::string JoinPath(const std::string& base, const std::string& relative) {
   return base + "/" + relative;
 }
 
-// H5Lexists must be asked one path component at a time.
-bool LinkExists(hid_t location, const std::string& relative) {
-  if (relative.empty()) return false;
+// What a path below a group leads to. H5Lexists must be asked one path
+// component at a time; the first link that is not a hard link decides.
+struct LinkLookup {
+  enum Kind { kMissing, kHard, kSoft, kExternal } kind = kMissing;
+  std::string link;  // the path of the first non-hard link, relative
+};
+
+LinkLookup LookUpLink(hid_t location, const std::string& relative) {
+  LinkLookup lookup;
   std::string prefix;
   for (const std::string& part : Split(relative, '/')) {
     if (part.empty()) continue;
     prefix += prefix.empty() ? part : "/" + part;
-    if (H5Lexists(location, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (H5Lexists(location, prefix.c_str(), H5P_DEFAULT) <= 0) return lookup;
     H5L_info_t info;
-    if (H5Lget_info(location, prefix.c_str(), &info, H5P_DEFAULT) < 0) return false;
-    // Soft and external links could point anywhere; Keras never writes them.
-    if (info.type != H5L_TYPE_HARD) return false;
+    if (H5Lget_info(location, prefix.c_str(), &info, H5P_DEFAULT) < 0) return lookup;
+    // Soft and external links could point anywhere, even into other files;
+    // Keras never writes them.
+    if (info.type != H5L_TYPE_HARD) {
+      lookup.kind = info.type == H5L_TYPE_SOFT ? LinkLookup::kSoft : LinkLookup::kExternal;
+      lookup.link = prefix;
+      return lookup;
+    }
   }
-  return !prefix.empty();
+  if (!prefix.empty()) lookup.kind = LinkLookup::kHard;
+  return lookup;
+}
+
+bool LinkExists(hid_t location, const std::string& relative) {
+  return LookUpLink(location, relative).kind == LinkLookup::kHard;
 }
 
 H5O_type_t ObjectType(hid_t location, const std::string& relative) {
@@ -39,6 +57,40 @@ H5O_type_t ObjectType(hid_t location, const std::string& relative) {
     return H5O_TYPE_UNKNOWN;
   }
   return info.type;
+}
+
+// Why `relative` cannot be opened as a `what` ("group", "dataset").
+Error NotFound(hid_t location, const std::string& base, const std::string& relative,
+               const char* what) {
+  const LinkLookup lookup = LookUpLink(location, relative);
+  if (lookup.kind == LinkLookup::kSoft || lookup.kind == LinkLookup::kExternal) {
+    return MakeError("{} '{}' is reached through {} link '{}', which keras2torch does not follow",
+                     what, PrintableText(JoinPath(base, relative)),
+                     lookup.kind == LinkLookup::kSoft ? "a soft" : "an external",
+                     PrintableText(JoinPath(base, lookup.link)));
+  }
+  if (lookup.kind == LinkLookup::kHard) {
+    return MakeError("'{}' is not a {}", PrintableText(JoinPath(base, relative)), what);
+  }
+  return MakeError("{} '{}' not found", what, PrintableText(JoinPath(base, relative)));
+}
+
+// Keras writes every dataset's data inside the file; external raw files and
+// virtual datasets would make a model file read other files on this machine.
+Status CheckStorage(hid_t dataset, const std::string& path) {
+  Id plist(H5Dget_create_plist(dataset), H5Pclose);
+  if (!plist.valid()) return MakeError("cannot read the storage of dataset '{}'", path);
+  if (H5Pget_layout(plist.get()) == H5D_VIRTUAL) {
+    return MakeError("dataset '{}' is a virtual dataset made of other datasets, which "
+                     "keras2torch does not read",
+                     PrintableText(path));
+  }
+  if (H5Pget_external_count(plist.get()) > 0) {
+    return MakeError("dataset '{}' keeps its data in an external file, which keras2torch does "
+                     "not read",
+                     PrintableText(path));
+  }
+  return Status::Ok();
 }
 
 std::string TrimPadding(const char* data, std::size_t size) {
@@ -148,6 +200,58 @@ Id MemoryType(DType dtype, hid_t file_type) {
   }
 }
 
+constexpr char kSignature[] = "\x89HDF\r\n\x1a\n";
+
+bool HasSignature(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  in.read(head, sizeof(head));
+  return in.gcount() == 8 && std::memcmp(head, kSignature, 8) == 0;
+}
+
+// HDF5 checks the end-of-file address its superblock records against the
+// real size; that check is the usual reason a damaged file does not open.
+// Its messages are collected as the failing call returns: later calls (the
+// image opener makes some) would clear the error stack.
+herr_t CollectDescription(unsigned, const H5E_error2_t* error, void* data) {
+  if (error && error->desc) static_cast<std::vector<std::string>*>(data)->push_back(error->desc);
+  return 0;
+}
+
+herr_t CollectStack(hid_t stack, void* data) {
+  H5Ewalk2(stack, H5E_WALK_DOWNWARD, CollectDescription, data);
+  return 0;
+}
+
+// Runs `open` with HDF5's error messages collected instead of printed.
+template <typename Open>
+hid_t OpenCollecting(Open open, std::vector<std::string>& descriptions) {
+  H5Eset_auto2(H5E_DEFAULT, CollectStack, &descriptions);
+  const hid_t id = open();
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  return id;
+}
+
+Error OpenFailure(const std::vector<std::string>& descriptions) {
+  for (const std::string& text : descriptions) {
+    unsigned long long eof = 0;
+    unsigned long long stored = 0;
+    const auto at = text.find("truncated file: eof = ");
+    const auto stored_at = text.find("stored_eof = ");
+    if (at == std::string::npos || stored_at == std::string::npos) continue;
+    eof = std::strtoull(text.c_str() + at + 22, nullptr, 10);
+    stored = std::strtoull(text.c_str() + stored_at + 13, nullptr, 10);
+    return MakeError("the HDF5 file is truncated: it has {} bytes, its header records {}", eof,
+                     stored);
+  }
+  for (const std::string& text : descriptions) {
+    if (text.find("unable to read superblock") != std::string::npos) {
+      return MakeError("the HDF5 file is truncated or damaged: its superblock cannot be read");
+    }
+  }
+  return MakeError("the HDF5 file is damaged and cannot be opened");
+}
+
 }  // namespace
 
 Id& Id::operator=(Id&& other) noexcept {
@@ -168,9 +272,15 @@ void SilenceLibraryErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Expected<File> File::Open(const std::string& path) {
   SilenceLibraryErrors();
-  if (H5Fis_hdf5(path.c_str()) <= 0) return MakeError("not an HDF5 file, or it is damaged");
-  Id id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!id.valid()) return MakeError("cannot open the HDF5 file; it may be truncated or damaged");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    if (!HasSignature(path)) return MakeError("not an HDF5 file");
+    return MakeError("the HDF5 file is truncated or damaged: its superblock cannot be read");
+  }
+  std::vector<std::string> descriptions;
+  Id id(OpenCollecting([&] { return H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); },
+                       descriptions),
+        H5Fclose);
+  if (!id.valid()) return OpenFailure(descriptions);
   hsize_t size = 0;
   H5Fget_filesize(id.get(), &size);
   return File(std::move(id), size);
@@ -180,8 +290,15 @@ Expected<File> File::OpenImage(const void* data, std::size_t size) {
   SilenceLibraryErrors();
   const unsigned flags = H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE;
   // H5LT takes a non-const pointer but does not write without H5LT_FILE_IMAGE_OPEN_RW.
-  Id id(H5LTopen_file_image(const_cast<void*>(data), size, flags), H5Fclose);
-  if (!id.valid()) return MakeError("the embedded weights file is not readable HDF5");
+  std::vector<std::string> descriptions;
+  Id id(OpenCollecting(
+            [&] { return H5LTopen_file_image(const_cast<void*>(data), size, flags); },
+            descriptions),
+        H5Fclose);
+  if (!id.valid()) {
+    if (size < 8 || std::memcmp(data, kSignature, 8) != 0) return MakeError("not an HDF5 file");
+    return OpenFailure(descriptions);
+  }
   return File(std::move(id), size);
 }
 
@@ -215,6 +332,10 @@ Expected<std::vector<std::string>> Group::ReadStringListAttribute(const std::str
 
 bool Group::Has(const std::string& relative) const { return LinkExists(id_.get(), relative); }
 
+bool Group::HasLink(const std::string& relative) const {
+  return LookUpLink(id_.get(), relative).kind != LinkLookup::kMissing;
+}
+
 bool Group::HasGroup(const std::string& relative) const {
   return ObjectType(id_.get(), relative) == H5O_TYPE_GROUP;
 }
@@ -224,21 +345,20 @@ bool Group::HasDataset(const std::string& relative) const {
 }
 
 Expected<Group> Group::OpenGroup(const std::string& relative) const {
-  if (!HasGroup(relative)) {
-    return MakeError("group '{}' not found", PrintableText(JoinPath(path_, relative)));
-  }
+  if (!HasGroup(relative)) return NotFound(id_.get(), path_, relative, "group");
+  const std::string path = JoinPath(path_, relative);
   Id id(H5Gopen2(id_.get(), relative.c_str(), H5P_DEFAULT), H5Gclose);
-  if (!id.valid()) return MakeError("cannot open group '{}'", JoinPath(path_, relative));
-  return Group(std::move(id), JoinPath(path_, relative));
+  if (!id.valid()) return MakeError("cannot open group '{}'", PrintableText(path));
+  return Group(std::move(id), path);
 }
 
 Expected<Dataset> Group::OpenDataset(const std::string& relative) const {
-  if (!HasDataset(relative)) {
-    return MakeError("dataset '{}' not found", PrintableText(JoinPath(path_, relative)));
-  }
+  if (!HasDataset(relative)) return NotFound(id_.get(), path_, relative, "dataset");
+  const std::string path = JoinPath(path_, relative);
   Id id(H5Dopen2(id_.get(), relative.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!id.valid()) return MakeError("cannot open dataset '{}'", JoinPath(path_, relative));
-  return Dataset(std::move(id), JoinPath(path_, relative));
+  if (!id.valid()) return MakeError("cannot open dataset '{}'", PrintableText(path));
+  K2T_RETURN_IF_ERROR(CheckStorage(id.get(), path));
+  return Dataset(std::move(id), path);
 }
 
 Expected<std::vector<std::string>> Group::ChildNames() const {

@@ -66,8 +66,11 @@ class Group {
   // A list of strings, joined from `name0`, `name1`, ... when Keras split it.
   Expected<std::vector<std::string>> ReadStringListAttribute(const std::string& name) const;
 
-  // True when `relative` names a group or dataset below this group.
+  // True when `relative` names a group or dataset below this group, through
+  // hard links only (the only kind Keras writes and this reader follows).
   bool Has(const std::string& relative) const;
+  // True when `relative` names anything, also through soft or external links.
+  bool HasLink(const std::string& relative) const;
   bool HasGroup(const std::string& relative) const;
   bool HasDataset(const std::string& relative) const;
   Expected<Group> OpenGroup(const std::string& relative) const;

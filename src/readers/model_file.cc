@@ -2,6 +2,7 @@
 #include "readers/model_file.h"
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,26 +15,57 @@ namespace {
 
 enum class Magic { kHdf5, kZip, kJson, kUnknown, kEmpty };
 
-Expected<Magic> SniffMagic(const std::string& path) {
+struct Sniffed {
+  Magic magic = Magic::kUnknown;
+  std::string head;  // the first bytes, for the message about an unknown format
+};
+
+Expected<Sniffed> SniffMagic(const std::string& path) {
   std::error_code code;
+  if (!std::filesystem::exists(path, code)) return MakeError("no such file");
   if (std::filesystem::is_directory(path, code)) {
     return MakeError("is a directory; expected a Keras model file");
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError("cannot open the file");
-  std::array<char, 8> head{};
+  if (!in) return MakeError("cannot open the file: {}", std::strerror(errno));
+  std::array<char, 16> head{};
   in.read(head.data(), head.size());
   const std::streamsize got = in.gcount();
-  if (got == 0) return Magic::kEmpty;
-  if (got == 8 && std::memcmp(head.data(), "\x89HDF\r\n\x1a\n", 8) == 0) return Magic::kHdf5;
-  if (got >= 4 && std::memcmp(head.data(), "PK\x03\x04", 4) == 0) return Magic::kZip;
-  // JSON: the first non-blank byte opens an object or a string (double-encoded JSON).
-  for (std::streamsize i = 0; i < got; ++i) {
-    const char c = head[i];
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    return (c == '{' || c == '"') ? Magic::kJson : Magic::kUnknown;
+  Sniffed sniffed;
+  sniffed.head.assign(head.data(), static_cast<std::size_t>(got));
+  if (got == 0) {
+    sniffed.magic = Magic::kEmpty;
+  } else if (got >= 8 && std::memcmp(head.data(), "\x89HDF\r\n\x1a\n", 8) == 0) {
+    sniffed.magic = Magic::kHdf5;
+  } else if (got >= 4 && std::memcmp(head.data(), "PK\x03\x04", 4) == 0) {
+    sniffed.magic = Magic::kZip;
+  } else {
+    // JSON: the first non-blank byte opens an object, a list or a string
+    // (double-encoded JSON). A UTF-8 byte order mark is allowed before it.
+    std::string_view text = sniffed.head;
+    if (StartsWith(text, "\xef\xbb\xbf")) text.remove_prefix(3);
+    const auto first = text.find_first_not_of(" \n\r\t");
+    const bool json = first != std::string_view::npos &&
+                      (text[first] == '{' || text[first] == '[' || text[first] == '"');
+    sniffed.magic = json || first == std::string_view::npos ? Magic::kJson : Magic::kUnknown;
   }
-  return Magic::kUnknown;
+  return sniffed;
+}
+
+// "starts with \x89PNG..." for a message: text as text, anything else as hex.
+std::string DescribeHead(const std::string& head) {
+  bool text = true;
+  for (char c : head) {
+    const auto u = static_cast<unsigned char>(c);
+    text = text && ((u >= 0x20 && u < 0x7F) || c == '\n' || c == '\r' || c == '\t');
+  }
+  if (text) return fmt::format("it starts with \"{}\"", PrintableText(head, 16));
+  std::string bytes;
+  for (std::size_t i = 0; i < head.size() && i < 8; ++i) {
+    if (i > 0) bytes += " ";
+    bytes += fmt::format("{:02x}", static_cast<unsigned char>(head[i]));
+  }
+  return "it starts with bytes " + bytes;
 }
 
 Expected<std::string> ReadText(const std::string& path, const JsonLimits& limits) {
@@ -84,7 +116,9 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
   model.path = path;
   model.format = FileFormat::kLegacyH5;
   K2T_ASSIGN_OR_RETURN(std::string config_text, root.ReadStringAttribute("model_config"));
-  K2T_ASSIGN_OR_RETURN(model.model, ParseModelJson(config_text, options.json));
+  auto config = ParseModelJson(config_text, options.json);
+  if (!config.ok()) return MakeError("attribute model_config: {}", config.error().message());
+  model.model = std::move(*config);
   K2T_RETURN_IF_ERROR(CheckModelObject(model.model));
   if (root.HasAttribute("keras_version")) {
     K2T_ASSIGN_OR_RETURN(model.keras_version, root.ReadStringAttribute("keras_version"));
@@ -99,7 +133,9 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
     if (!weights.ok()) return std::move(weights.error().InFile(weights_path));
     model.weights = std::move(*weights);
   }
-  if (model.keras_version.empty() && model.weights) model.keras_version = model.weights->keras_version();
+  if (model.keras_version.empty() && model.weights) {
+    model.keras_version = model.weights->keras_version();
+  }
   return model;
 }
 
@@ -137,9 +173,9 @@ Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& opt
     return model;
   }
   if (archive.Has("model.weights.npz")) {
-    return MakeError("the weights are stored as model.weights.npz, which holds pickled Python "
-                     "objects; keras2torch never unpickles. Re-save the model with the default "
-                     "weights format");
+    return MakeError("the weights are stored as model.weights.npz, which may hold pickled "
+                     "Python objects and is never read by keras2torch; save the model again "
+                     "with the default weights format (model.weights.h5)");
   }
   if (archive.Has("model.weights.h5")) {
     K2T_ASSIGN_OR_RETURN(auto image, archive.Read("model.weights.h5"));
@@ -186,16 +222,17 @@ std::string FormatName(FileFormat format) {
 
 Expected<ModelFile> ReadModelFile(const std::string& path, const ReadOptions& options) {
   auto read = [&]() -> Expected<ModelFile> {
-    K2T_ASSIGN_OR_RETURN(Magic magic, SniffMagic(path));
-    switch (magic) {
+    K2T_ASSIGN_OR_RETURN(Sniffed sniffed, SniffMagic(path));
+    switch (sniffed.magic) {
       case Magic::kHdf5: return ReadLegacyH5(path, options);
       case Magic::kZip: return ReadKerasZip(path, options);
       case Magic::kJson: return ReadJsonConfig(path, options);
       case Magic::kEmpty: return MakeError("the file is empty");
       case Magic::kUnknown: break;
     }
-    return MakeError("not a Keras model: expected an HDF5 file, a .keras zip or a JSON "
-                     "architecture");
+    return MakeError("not a Keras model file ({}); expected an HDF5 file, a .keras zip archive "
+                     "or a JSON architecture",
+                     DescribeHead(sniffed.head));
   };
   auto model = read();
   if (!model.ok()) return std::move(model.error().InFile(path));

@@ -94,16 +94,20 @@ Expected<std::vector<WeightRef>> WeightSource::LayerWeights(const std::string& l
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   const std::string group_path =
       weights_root_ == "/" ? layer_name : weights_root_.substr(1) + "/" + layer_name;
-  if (!root.HasGroup(group_path)) {
+  if (!root.HasLink(group_path)) {
     return MakeError("the weights file has no group for layer '{}'", PrintableText(layer_name));
   }
-  K2T_ASSIGN_OR_RETURN(h5::Group group, root.OpenGroup(group_path));
-  K2T_ASSIGN_OR_RETURN(auto names, group.ReadStringListAttribute("weight_names"));
+  auto group = root.OpenGroup(group_path);
+  if (!group.ok()) {
+    return MakeError("the weights of layer '{}' cannot be read: {}", PrintableText(layer_name),
+                     group.error().message());
+  }
+  K2T_ASSIGN_OR_RETURN(auto names, group->ReadStringListAttribute("weight_names"));
   std::vector<WeightRef> refs;
   for (const std::string& name : names) {
-    auto ref = Describe(group, name, name);
+    auto ref = Describe(*group, name, name);
     if (!ref.ok()) {
-      return MakeError("weight '{}' of layer '{}' is listed but missing: {}", PrintableText(name),
+      return MakeError("weight '{}' of layer '{}' cannot be read: {}", PrintableText(name),
                        PrintableText(layer_name), ref.error().message());
     }
     refs.push_back(std::move(*ref));

@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "support/strings.h"
@@ -30,17 +31,42 @@ ZipArchive::~ZipArchive() {
   if (archive_) zip_discard(archive_);
 }
 
+namespace {
+
+std::string ZipErrorText(int code) {
+  zip_error_t error;
+  zip_error_init_with_code(&error, code);
+  std::string reason = zip_error_strerror(&error);
+  zip_error_fini(&error);
+  for (char& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return reason;
+}
+
+Error OpenFailure(int code) {
+  switch (code) {
+    case ZIP_ER_NOZIP:
+      return MakeError("the zip archive is truncated or damaged: its central directory is "
+                       "missing or unreadable");
+    case ZIP_ER_INCONS:
+      return MakeError("the zip archive is damaged: its central directory does not match its "
+                       "members");
+    case ZIP_ER_NOENT:
+      return MakeError("no such file");
+    default:
+      return MakeError("cannot read the zip archive ({}); it may be truncated or damaged",
+                       ZipErrorText(code));
+  }
+}
+
+}  // namespace
+
 Expected<ZipArchive> ZipArchive::Open(const std::string& path, ZipLimits limits) {
   int code = 0;
   zip* archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-  if (!archive) {
-    zip_error_t error;
-    zip_error_init_with_code(&error, code);
-    std::string reason = zip_error_strerror(&error);
-    zip_error_fini(&error);
-    for (char& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return MakeError("cannot read the zip archive ({}); it may be truncated or damaged", reason);
-  }
+  // libzip refuses duplicate names only as an inconsistency; open again
+  // without the check to say which name it is.
+  if (!archive && code == ZIP_ER_EXISTS) archive = zip_open(path.c_str(), ZIP_RDONLY, &code);
+  if (!archive) return OpenFailure(code);
 
   const zip_int64_t count = zip_get_num_entries(archive, 0);
   std::vector<std::string> names;
@@ -50,8 +76,9 @@ Expected<ZipArchive> ZipArchive::Open(const std::string& path, ZipLimits limits)
     if (!name) continue;
     // Two members with one name make "which one is the model" ambiguous.
     if (!seen.insert(name).second) {
-      zip_discard(archive);
-      return MakeError("the zip archive has two members named '{}'", PrintableText(name));
+      Error error = MakeError("the zip archive has two members named '{}'", PrintableText(name));
+      zip_discard(archive);  // `name` points into the archive: report first
+      return error;
     }
     names.emplace_back(name);
   }
@@ -80,13 +107,35 @@ Expected<std::vector<char>> ZipArchive::Read(const std::string& name) const {
   }
 
   zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
-  if (!file) return MakeError("cannot open member '{}' of the archive", name);
-  std::vector<char> data(static_cast<std::size_t>(stat.size));
-  const zip_int64_t read = zip_fread(file, data.data(), data.size());
-  const bool complete = read == static_cast<zip_int64_t>(data.size());
+  if (!file) {
+    return MakeError("cannot open member '{}' of the archive ({})", name,
+                     ZipErrorText(zip_get_error(archive_)->zip_err));
+  }
+  // Read in pieces, so that memory follows the bytes really there rather than
+  // the size a damaged header claims.
+  std::vector<char> data;
+  constexpr std::size_t kPiece = std::size_t{1} << 20;
+  zip_int64_t got = 0;
+  while (data.size() < stat.size) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<zip_uint64_t>(kPiece, stat.size - data.size()));
+    const std::size_t before = data.size();
+    data.resize(before + want);
+    got = zip_fread(file, data.data() + before, want);
+    data.resize(before + static_cast<std::size_t>(std::max<zip_int64_t>(got, 0)));
+    if (got <= 0) break;
+  }
+  // The checksum is verified when the end of the member is reached.
+  char extra = 0;
+  if (data.size() == stat.size) got = zip_fread(file, &extra, 1);
+  const int code = got < 0 ? zip_file_get_error(file)->zip_err : ZIP_ER_OK;
   zip_fclose(file);
-  if (!complete) {
-    return MakeError("member '{}' of the archive is truncated or damaged", name);
+  if (code == ZIP_ER_CRC) {
+    return MakeError("member '{}' of the archive is damaged: its checksum does not match", name);
+  }
+  if (data.size() != stat.size || got < 0) {
+    return MakeError("member '{}' of the archive is truncated or damaged ({} of {} bytes read)",
+                     name, data.size(), stat.size);
   }
   return data;
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "support/python_text.h"
 #include "support/strings.h"
@@ -14,6 +15,52 @@ bool MatchesAt(std::string_view text, std::size_t i, std::string_view token) {
   return text.substr(i, token.size()) == token;
 }
 
+// Python's bare tokens are rewritten as these strings before nlohmann parses
+// the text, then turned into numbers by the parser callback. A leading NUL
+// keeps them apart from the strings "NaN" or "Infinity" a config may hold; no
+// Keras file has a string that starts with NUL.
+constexpr std::string_view kNanMarker = "\\u0000NaN";
+constexpr std::string_view kInfinityMarker = "\\u0000Infinity";
+constexpr std::string_view kMinusInfinityMarker = "\\u0000-Infinity";
+
+std::optional<double> MarkerValue(const std::string& text) {
+  if (text.empty() || text[0] != '\0') return std::nullopt;
+  const std::string_view rest = std::string_view(text).substr(1);
+  if (rest == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (rest == "Infinity") return std::numeric_limits<double>::infinity();
+  if (rest == "-Infinity") return -std::numeric_limits<double>::infinity();
+  return std::nullopt;
+}
+
+// Non-finite numbers written as Python writes them, for messages.
+std::string PythonJsonDump(const Json& value) {
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    if (std::isnan(number)) return "NaN";
+    if (std::isinf(number)) return number > 0 ? "Infinity" : "-Infinity";
+    return value.dump();
+  }
+  if (value.is_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (i > 0) out += ",";
+      out += PythonJsonDump(value[i]);
+    }
+    return out + "]";
+  }
+  if (value.is_object()) {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [key, item] : value.items()) {
+      if (!first) out += ",";
+      first = false;
+      out += Json(key).dump() + ":" + PythonJsonDump(item);
+    }
+    return out + "}";
+  }
+  return value.dump();
+}
+
 }  // namespace
 
 Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
@@ -22,10 +69,11 @@ Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
                      limits.max_bytes);
   }
 
-  // One pass outside string literals: check nesting depth, quote Python's
+  // One pass outside string literals: check nesting depth, mark Python's
   // non-standard number tokens.
   std::string cleaned;
   cleaned.reserve(text.size());
+  std::vector<std::size_t> markers;  // where each marker starts in `cleaned`
   int depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -48,36 +96,60 @@ Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
     }
     if (c == ']' || c == '}') --depth;
     if (MatchesAt(text, i, "NaN")) {
-      cleaned += "\"NaN\"";
+      markers.push_back(cleaned.size());
+      cleaned += fmt::format("\"{}\"", kNanMarker);
       i += 2;
     } else if (MatchesAt(text, i, "-Infinity")) {
-      cleaned += "\"-Infinity\"";
+      markers.push_back(cleaned.size());
+      cleaned += fmt::format("\"{}\"", kMinusInfinityMarker);
       i += 8;
     } else if (MatchesAt(text, i, "Infinity")) {
-      cleaned += "\"Infinity\"";
+      markers.push_back(cleaned.size());
+      cleaned += fmt::format("\"{}\"", kInfinityMarker);
       i += 7;
     } else {
       cleaned.push_back(c);
     }
   }
 
-  Json parsed = Json::parse(cleaned, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return MakeError("the JSON text is not valid JSON");
+  // The markers become numbers; as object keys they are not JSON at all.
+  bool marker_key = false;
+  const Json::parser_callback_t to_numbers = [&marker_key](int, Json::parse_event_t event,
+                                                           Json& parsed) {
+    if (!parsed.is_string()) return true;
+    const auto number = MarkerValue(parsed.get_ref<const std::string&>());
+    if (!number) return true;
+    if (event == Json::parse_event_t::key) {
+      marker_key = true;
+    } else if (event == Json::parse_event_t::value) {
+      parsed = *number;
+    }
+    return true;
+  };
+  Json parsed;
+  try {
+    parsed = Json::parse(cleaned, to_numbers);
+  } catch (const Json::parse_error& e) {
+    // The position in the text as given: each marker is 8 bytes longer than its token.
+    std::size_t byte = e.byte;
+    for (std::size_t start : markers) {
+      if (start < e.byte) byte -= 8;
+    }
+    return MakeError("the JSON text is not valid JSON (error at byte {})", byte);
+  } catch (const Json::exception&) {
+    return MakeError("the JSON text is not valid JSON");
+  }
+  if (marker_key) return MakeError("the JSON text is not valid JSON (NaN or Infinity as a key)");
   return parsed;
 }
 
 std::optional<double> NumberValue(const Json& value) {
   if (value.is_number()) return value.get<double>();
-  if (!value.is_string()) return std::nullopt;
-  const auto& text = value.get_ref<const std::string&>();
-  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
-  if (text == "Infinity") return std::numeric_limits<double>::infinity();
-  if (text == "-Infinity") return -std::numeric_limits<double>::infinity();
   return std::nullopt;
 }
 
 std::string Abbreviate(const Json& value, std::size_t max_length) {
-  return PrintableText(value.dump(), max_length);
+  return PrintableText(PythonJsonDump(value), max_length);
 }
 
 }  // namespace k2t
@@ -89,12 +161,7 @@ std::string PythonLiteral(const Json& value) {
   if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
   if (value.is_number_integer()) return value.dump();
   if (value.is_number()) return PythonFloat(value.get<double>());
-  if (value.is_string()) {
-    // Python's own non-finite tokens were read as these strings.
-    const auto number = NumberValue(value);
-    if (number) return PythonFloat(*number);
-    return PythonString(value.get<std::string>());
-  }
+  if (value.is_string()) return PythonString(value.get<std::string>());
   std::string out;
   if (value.is_array()) {
     out = "[";

@@ -2,8 +2,8 @@
 //
 // Python's json module writes NaN, Infinity and -Infinity as bare tokens, and
 // Keras never turns that off, so configs may contain them. They are read here
-// as the strings "NaN", "Infinity", "-Infinity"; `NumberValue` understands
-// both forms. Nesting depth and size are bounded before parsing so a hostile
+// as floating-point numbers (NaN, +inf, -inf); the same words inside quotes
+// stay strings. Nesting depth and size are bounded before parsing so a hostile
 // file cannot exhaust the stack or memory.
 //
 //===----------------------------------------------------------------------===//
@@ -29,10 +29,11 @@ struct JsonLimits {
 
 Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits = {});
 
-// A number, also accepting the "NaN"/"Infinity" strings made by ParseJson.
+// The value as a double when it is a number (NaN and infinities included).
 std::optional<double> NumberValue(const Json& value);
 
-// Short one-line rendering of a config value for messages.
+// Short one-line rendering of a config value for messages, with non-finite
+// numbers written as Python writes them (NaN, Infinity, -Infinity).
 std::string Abbreviate(const Json& value, std::size_t max_length = 80);
 
 }  // namespace k2t

@@ -31,7 +31,7 @@ bool IsReserved(const std::string& name) {
       "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook",
       "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
       "register_state_dict_pre_hook", "register_load_state_dict_pre_hook",
-      "register_state_dict_post_hook",
+      "register_state_dict_post_hook", "set_submodule", "T_destination",
   };
   return reserved.count(name) > 0;
 }

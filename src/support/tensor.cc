@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "support/strings.h"
+
 namespace k2t {
 namespace {
 
@@ -119,9 +121,9 @@ bool IsFloating(DType dtype) {
 Expected<std::int64_t> ElementCount(const Shape& shape) {
   std::int64_t count = 1;
   for (std::int64_t dim : shape) {
-    if (dim < 0) return MakeError("negative dimension {} in shape", dim);
+    if (dim < 0) return MakeError("negative dimension {} in shape {}", dim, FormatList(shape));
     if (dim != 0 && count > std::numeric_limits<std::int64_t>::max() / dim) {
-      return MakeError("shape has more elements than can be counted");
+      return MakeError("shape {} has more elements than can be counted", FormatList(shape));
     }
     count *= dim;
   }

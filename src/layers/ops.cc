@@ -1,0 +1,178 @@
+//===- layers/ops.cc - keras.ops calls recorded in Keras 3 graphs ----------===//
+//
+// In Keras 3, `x + 3.0`, `x * y` or `ops.exp(x)` on symbolic tensors become
+// graph nodes whose class is the operation (module keras.src.ops.*); their
+// arguments may be constants. They follow NumPy broadcasting (aligned on the
+// right), unlike the merge layers, so tensors of different ranks are combined
+// in Keras's own axis order.
+//
+//===----------------------------------------------------------------------===//
+#include <fmt/format.h>
+
+#include <map>
+
+#include "layers/registry.h"
+#include "support/python_text.h"
+#include "support/strings.h"
+
+namespace k2t::layers {
+namespace {
+
+// One positional argument: input k, or a number.
+struct Operand {
+  int input = -1;
+  std::string constant;  // Python literal when input < 0
+};
+
+Expected<std::vector<Operand>> Operands(const CallContext& call, std::size_t expected) {
+  const Json& args = call.node.call ? call.node.call->args : Json();
+  if (!args.is_array() || args.size() != expected) {
+    return MakeError("expects {} argument(s), found {}", expected, Abbreviate(args));
+  }
+  std::vector<Operand> out;
+  for (const Json& arg : args) {
+    Operand operand;
+    if (arg.is_object() && arg.contains("__input__")) {
+      operand.input = arg["__input__"].get<int>();
+    } else if (const auto number = NumberValue(arg)) {
+      operand.constant = PythonFloat(*number);
+    } else {
+      return MakeError("argument {} is neither a tensor nor a number", Abbreviate(arg));
+    }
+    out.push_back(operand);
+  }
+  return out;
+}
+
+Expected<Shape> Broadcast(const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1;
+    const std::int64_t y = i < b.size() ? b[b.size() - 1 - i] : 1;
+    std::int64_t& d = out[out.size() - 1 - i];
+    if (x == 1) {
+      d = y;
+    } else if (y == 1 || x == y) {
+      d = x;
+    } else if (x < 0 || y < 0) {
+      d = x < 0 ? y : x;
+    } else {
+      return MakeError("shapes {} and {} do not broadcast", FormatShape(a), FormatShape(b));
+    }
+  }
+  return out;
+}
+
+class BinaryOpConverter : public Converter {
+ public:
+  explicit BinaryOpConverter(std::string format) : format_(std::move(format)) {}
+
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_ASSIGN_OR_RETURN(auto operands, Operands(call, 2));
+    Shape out;
+    bool first = true;
+    for (const Operand& o : operands) {
+      if (o.input < 0) continue;
+      const Shape& s = call.input(static_cast<std::size_t>(o.input)).shape;
+      if (first) {
+        out = s;
+        first = false;
+      } else {
+        K2T_ASSIGN_OR_RETURN(out, Broadcast(out, s));
+      }
+    }
+    return std::vector<Shape>{out};
+  }
+
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    // A constant combines with any layout; two tensors need one layout, and
+    // Keras's own when their ranks differ (NumPy aligns them on the right).
+    if (call.input_count() == 1) return PassThroughPlan(call, current);
+    const bool same_rank = call.input(0).shape.size() == call.input(1).shape.size();
+    ir::Layout target = current[0].features ? ir::Layout() : current[0];
+    if (!same_rank) target = ir::Layout();
+    LayoutPlan plan;
+    plan.inputs.assign(call.input_count(), target);
+    plan.outputs = {target};
+    return plan;
+  }
+
+  Expected<Lowering> Lower(const CallContext&) const override {
+    Lowering lowering;
+    lowering.summary = fmt::format(fmt::runtime(format_), "a", "b");
+    return lowering;
+  }
+
+  Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
+    K2T_ASSIGN_OR_RETURN(auto operands, Operands(call, 2));
+    std::vector<std::string> terms;
+    for (const Operand& o : operands) {
+      terms.push_back(o.input >= 0 ? emit.inputs.at(static_cast<std::size_t>(o.input)) : o.constant);
+    }
+    // torch.maximum/minimum need tensors: compare with a scalar through clamp.
+    if (format_ == "torch.maximum({}, {})" || format_ == "torch.minimum({}, {})") {
+      const char* bound = format_ == "torch.maximum({}, {})" ? "min" : "max";
+      if (operands[1].input < 0) return fmt::format("torch.clamp({}, {}={})", terms[0], bound, terms[1]);
+      if (operands[0].input < 0) return fmt::format("torch.clamp({}, {}={})", terms[1], bound, terms[0]);
+    }
+    return fmt::format(fmt::runtime(format_), terms[0], terms[1]);
+  }
+
+ private:
+  std::string format_;
+};
+
+class UnaryOpConverter : public Converter {
+ public:
+  explicit UnaryOpConverter(std::string format) : format_(std::move(format)) {}
+
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_RETURN_IF_ERROR(Operands(call, 1));
+    if (call.input_count() != 1) return MakeError("expects one tensor argument");
+    return std::vector<Shape>{call.input().shape};
+  }
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    return PassThroughPlan(call, current);
+  }
+  Expected<Lowering> Lower(const CallContext&) const override {
+    Lowering lowering;
+    lowering.summary = fmt::format(fmt::runtime(format_), "x");
+    return lowering;
+  }
+  Expected<std::string> EmitCall(const CallContext&, const EmitContext& emit) const override {
+    return fmt::format(fmt::runtime(format_), emit.inputs[0]);
+  }
+
+ private:
+  std::string format_;
+};
+
+}  // namespace
+
+void RegisterOps(Registry& registry) {
+  const std::map<std::string, std::string> binary = {
+      {"ops.Add", "{} + {}"},           {"ops.Subtract", "{} - {}"},
+      {"ops.Multiply", "{} * {}"},      {"ops.Divide", "{} / {}"},
+      {"ops.TrueDivide", "{} / {}"},    {"ops.Power", "{} ** {}"},
+      {"ops.Maximum", "torch.maximum({}, {})"}, {"ops.Minimum", "torch.minimum({}, {})"},
+  };
+  for (const auto& [name, format] : binary) {
+    registry.Add(name, std::make_shared<BinaryOpConverter>(format));
+  }
+  const std::map<std::string, std::string> unary = {
+      {"ops.Negative", "-{}"},          {"ops.Abs", "torch.abs({})"},
+      {"ops.Exp", "torch.exp({})"},     {"ops.Log", "torch.log({})"},
+      {"ops.Sqrt", "torch.sqrt({})"},   {"ops.Square", "torch.square({})"},
+      {"ops.Tanh", "torch.tanh({})"},   {"ops.Sigmoid", "torch.sigmoid({})"},
+      {"ops.Relu", "F.relu({})"},       {"ops.Relu6", "F.relu6({})"},
+      {"ops.Silu", "F.silu({})"},       {"ops.HardSigmoid", "F.hardsigmoid({})"},
+      {"ops.HardSilu", "F.hardswish({})"}, {"ops.Softplus", "F.softplus({})"},
+  };
+  for (const auto& [name, format] : unary) {
+    registry.Add(name, std::make_shared<UnaryOpConverter>(format));
+  }
+}
+
+}  // namespace k2t::layers
