@@ -58,6 +58,7 @@ Expected<std::unique_ptr<Pipeline>> Load(const std::string& path, const ConvertO
 Status RunPasses(passes::Conversion& c) {
   K2T_RETURN_IF_ERROR(passes::ResolveConverters(c));
   K2T_RETURN_IF_ERROR(passes::InferShapes(c));
+  K2T_RETURN_IF_ERROR(passes::PropagateMasks(c));
   K2T_RETURN_IF_ERROR(passes::BindWeights(c));
   K2T_RETURN_IF_ERROR(passes::PlanLayout(c));
   K2T_RETURN_IF_ERROR(passes::Lower(c));
@@ -236,6 +237,7 @@ Expected<std::string> Inspect(const std::string& model_path, const ConvertOption
     lines.push_back(rule);
     std::int64_t total = 0;
     for (const ir::Layer& layer : c.graph.layers) {
+      if (StartsWith(layer.class_name, "__")) continue;  // added by keras2torch
       const auto id = static_cast<std::size_t>(layer.id);
       std::string shape = "?";
       if (!layer.nodes.empty()) {

@@ -125,6 +125,8 @@ Json BuildReport(const passes::Conversion& c, const EmittedModel& emitted,
   bool complete = true;
   report["layers"] = Json::array();
   for (const ir::Layer& layer : graph.layers) {
+    // Layers keras2torch added itself (mask computations) are not Keras layers.
+    if (StartsWith(layer.class_name, "__")) continue;
     Json entry;
     entry["name"] = layer.QualifiedName();
     entry["class"] = layer.class_name;

@@ -327,6 +327,38 @@ Expected<std::vector<int>> Builder::Model(const config::ModelSpec& model,
   return outputs;
 }
 
+int Graph::InsertNode(std::size_t position, Node node) {
+  node.id = static_cast<int>(position);
+  nodes.insert(nodes.begin() + static_cast<long>(position), std::move(node));
+  auto renumber = [position](int id) { return id >= static_cast<int>(position) ? id + 1 : id; };
+  for (std::size_t i = position + 1; i < nodes.size(); ++i) nodes[i].id = static_cast<int>(i);
+  for (Layer& layer : layers) {
+    for (int& id : layer.nodes) id = renumber(id);
+  }
+  for (Value& value : values) {
+    if (value.producer >= 0) value.producer = renumber(value.producer);
+    for (int& id : value.consumers) id = renumber(id);
+  }
+  // The inserted node's own references were given in the new numbering.
+  Node& inserted = nodes[position];
+  layers[static_cast<std::size_t>(inserted.layer)].nodes.push_back(inserted.id);
+  for (int output : inserted.outputs) value(output).producer = inserted.id;
+  for (int input : inserted.inputs) value(input).consumers.push_back(inserted.id);
+  return inserted.id;
+}
+
+int Graph::AddSyntheticLayer(config::LayerSpec spec, const std::string& scope) {
+  synthetic_specs.push_back(std::move(spec));
+  Layer layer;
+  layer.id = static_cast<int>(layers.size());
+  layer.name = synthetic_specs.back().name;
+  layer.scope = scope;
+  layer.class_name = synthetic_specs.back().class_name;
+  layer.spec = &synthetic_specs.back();
+  layers.push_back(layer);
+  return layer.id;
+}
+
 Expected<Graph> BuildGraph(const config::ModelSpec& model) {
   Graph graph;
   graph.model_name = model.name;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,6 +104,14 @@ struct Graph {
     return layers[static_cast<std::size_t>(node.layer)];
   }
   int NewValue(int producer, int output_index, const std::string& name);
+  // Inserts `node` before position `position` of `nodes` and renumbers node
+  // ids everywhere (ids equal positions). Returns the inserted node's id.
+  int InsertNode(std::size_t position, Node node);
+  // A layer keras2torch adds itself (mask computations); `spec` is kept here.
+  int AddSyntheticLayer(config::LayerSpec spec, const std::string& scope);
+
+  // Owner of the specs of synthetic layers; a deque keeps their addresses.
+  std::deque<config::LayerSpec> synthetic_specs;
 };
 
 // True when laying out a tensor of Keras shape `shape` with torch axes

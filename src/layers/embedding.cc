@@ -37,9 +37,7 @@ class EmbeddingConverter : public Converter {
     lowering.module = fmt::format("nn.Embedding({}, {})", in, out);
     lowering.summary = "nn.Embedding";
     lowering.params.push_back(CopyParam("weight", 0, {in, out}));
-    if (mask_zero) {
-      lowering.notes.push_back("mask_zero: the mask only matters to mask-aware layers that follow");
-    }
+    if (mask_zero) lowering.notes.push_back("mask_zero: index 0 marks padding for the layers after");
     return lowering;
   }
 

@@ -203,6 +203,16 @@ class GlobalPoolConverter : public Converter {
     }
     std::sort(dims.begin(), dims.end());
     const std::string dim_text = dims.size() == 1 ? std::to_string(dims[0]) : PyTuple(dims);
+    for (const auto& [key, mask] : emit.tensor_kwargs) {
+      if (key != "mask" || max_ || rank_ != 1) continue;
+      // Keras averages over the unmasked steps only.
+      K2T_ASSIGN_OR_RETURN(int channel, TorchAxis(call.input(), channels_last ? -1 : 1));
+      const std::string weights = fmt::format("{}.unsqueeze({}).to({}.dtype)", mask, channel,
+                                              emit.inputs[0]);
+      return fmt::format("({} * {}).sum(dim={}{}) / {}.sum(dim={}{})", emit.inputs[0], weights,
+                         dim_text, keepdims ? ", keepdim=True" : "", weights, dim_text,
+                         keepdims ? ", keepdim=True" : "");
+    }
     return fmt::format("{}.{}(dim={}{})", emit.inputs[0], max_ ? "amax" : "mean", dim_text,
                        keepdims ? ", keepdim=True" : "");
   }

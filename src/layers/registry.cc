@@ -24,6 +24,7 @@ const Registry& Registry::Get() {
     RegisterNormLayers(r);
     RegisterMiscLayers(r);
     RegisterOps(r);
+    RegisterMaskingLayers(r);
     return r;
   }();
   return registry;

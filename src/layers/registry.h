@@ -46,6 +46,7 @@ void RegisterResamplingLayers(Registry& registry);  // UpSampling, Resizing, Cen
 void RegisterPreprocessingLayers(Registry& registry);  // Rescaling, Normalization
 void RegisterNormLayers(Registry& registry);  // Layer/Group/Unit/RMS normalization
 void RegisterMiscLayers(Registry& registry);
-void RegisterOps(Registry& registry);  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
+void RegisterOps(Registry& registry);
+void RegisterMaskingLayers(Registry& registry);  // Masking, internal mask computation  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
 
 }  // namespace k2t::layers

@@ -4,6 +4,7 @@
 //
 //   resolve_converters  pick a converter for every layer; list all unsupported at once
 //   infer_shapes        Keras output shapes of every call
+//   propagate_masks     masks (mask_zero, Masking) as tensors, passed to the layers using them
 //   bind_weights        find each layer's weights in the file, check their shapes
 //   plan_layout         choose each tensor's axis order; insert the permutes that remain
 //   lower               what each layer becomes in PyTorch, and its weight transforms
@@ -66,6 +67,7 @@ struct Conversion {
 
 Status ResolveConverters(Conversion& conversion);
 Status InferShapes(Conversion& conversion);
+Status PropagateMasks(Conversion& conversion);
 Status BindWeights(Conversion& conversion);
 Status PlanLayout(Conversion& conversion);
 Status Lower(Conversion& conversion);

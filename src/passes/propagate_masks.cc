@@ -1,0 +1,131 @@
+//===- passes/propagate_masks.cc - Keras masks as explicit tensors ----------===//
+//
+// Keras attaches a boolean mask (batch, time) to a tensor made by
+// Embedding(mask_zero=True) or Masking, carries it through layers that
+// support masking, and hands it to the layers that use it (recurrent layers,
+// GlobalAveragePooling1D, ...). Here the mask becomes a tensor of its own,
+// computed by an inserted node right after its source, and passed to each
+// layer that uses it as the tensor argument "mask". Layers that neither pass
+// nor use a mask drop it, as Keras does.
+//
+//===----------------------------------------------------------------------===//
+#include <map>
+#include <set>
+
+#include "layers/registry.h"
+#include "passes/conversion.h"
+#include "support/strings.h"
+
+namespace k2t::passes {
+namespace {
+
+// Layers whose output keeps the input's mask (Keras: supports_masking with
+// the default compute_mask).
+const std::set<std::string>& PassesMask() {
+  static const std::set<std::string> classes = {
+      "Activation", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "Dense",
+      "Dropout", "ELU", "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity",
+      "LayerNormalization", "LeakyReLU", "Normalization", "PReLU", "ReLU", "Rescaling",
+      "Softmax", "SpatialDropout1D", "ThresholdedReLU", "UnitNormalization", "Masking",
+      "TimeDistributed", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+  };
+  return classes;
+}
+
+// Layers that use the mask in their computation.
+bool UsesMask(const ir::Layer& layer) {
+  static const std::set<std::string> classes = {
+      "GlobalAveragePooling1D", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN",
+      "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "MultiHeadAttention", "Attention",
+      "AdditiveAttention", "TimeDistributed", "Softmax",
+  };
+  return classes.count(layer.class_name) > 0;
+}
+
+// For recurrent layers the output keeps the mask only as a sequence.
+bool OutputKeepsMask(const ir::Layer& layer) {
+  static const std::set<std::string> recurrent = {"LSTM", "GRU", "SimpleRNN", "Bidirectional",
+                                                  "RNN", "ConvLSTM1D", "ConvLSTM2D",
+                                                  "ConvLSTM3D"};
+  if (recurrent.count(layer.class_name)) {
+    return layer.config().value("return_sequences", false) == true;
+  }
+  return PassesMask().count(layer.class_name) > 0;
+}
+
+// The internal layer computing the mask a node creates, or null.
+Json MaskSource(const ir::Layer& layer) {
+  const Json& config = layer.config();
+  if (layer.class_name == "Embedding" && config.value("mask_zero", false) == true) {
+    return {{"kind", "not_zero"}};
+  }
+  if (layer.class_name == "Masking") {
+    return {{"kind", "masking"}, {"mask_value", config.value("mask_value", Json(0.0))}};
+  }
+  return Json();
+}
+
+}  // namespace
+
+Status PropagateMasks(Conversion& c) {
+  ir::Graph& graph = c.graph;
+  std::map<int, int> mask_of;  // value -> mask value
+
+  for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
+    const ir::Node node = graph.nodes[position];  // a copy: insertion moves nodes
+    const ir::Layer& layer = graph.layers[static_cast<std::size_t>(node.layer)];
+
+    // The masks reaching this call (Keras looks at every tensor input).
+    std::set<int> masks;
+    for (int input : node.inputs) {
+      const auto it = mask_of.find(input);
+      if (it != mask_of.end()) masks.insert(it->second);
+    }
+    bool explicit_mask = false;
+    for (const auto& [key, value] : node.tensor_kwargs) explicit_mask = explicit_mask || key == "mask";
+    if (masks.size() > 1) {
+      return AtLayer(MakeError("its inputs carry different masks; combining masks is not "
+                               "supported"),
+                     layer);
+    }
+    const int mask = masks.empty() ? -1 : *masks.begin();
+
+    if (mask >= 0 && !explicit_mask && UsesMask(layer)) {
+      graph.nodes[position].tensor_kwargs.emplace_back("mask", mask);
+      graph.value(mask).consumers.push_back(node.id);
+    }
+    if (mask >= 0 && !UsesMask(layer) && !PassesMask().count(layer.class_name)) {
+      c.warnings.push_back(fmt::format(
+          "layer '{}' ({}) does not support masking; the mask from the layers before it is "
+          "dropped, as Keras does",
+          PrintableText(layer.QualifiedName()), layer.class_name));
+    }
+    if (mask >= 0 && OutputKeepsMask(layer)) {
+      for (int output : node.outputs) mask_of[output] = mask;
+    }
+
+    const Json source = MaskSource(layer);
+    if (source.is_null()) continue;
+    config::LayerSpec spec;
+    spec.name = layer.name + "_mask";
+    spec.class_name = "__ComputeMask";
+    spec.config = source;
+    const int mask_layer = graph.AddSyntheticLayer(std::move(spec), layer.scope);
+    c.converters.push_back(layers::Registry::Get().Find("__ComputeMask"));
+    ir::Node compute;
+    compute.layer = mask_layer;
+    compute.inputs = {node.inputs.at(0)};
+    const int value = graph.NewValue(-1, 0, layer.QualifiedName() + "_mask");
+    ir::Value& mask_value = graph.value(value);
+    const Shape& in = graph.value(node.inputs[0]).shape;
+    mask_value.shape = layer.class_name == "Masking" ? Shape(in.begin(), in.end() - 1) : in;
+    mask_value.dtype = DType::kBool;
+    compute.outputs = {value};
+    graph.InsertNode(position + 1, compute);
+    for (int output : graph.nodes[position].outputs) mask_of[output] = value;
+    ++position;  // the mask node itself has nothing to propagate
+  }
+  return Status::Ok();
+}
+
+}  // namespace k2t::passes
