@@ -159,6 +159,31 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
     }
 
     const layers::Converter& converter = c_.ConverterOf(node);
+
+    std::vector<std::string> targets;
+    std::vector<std::string> shapes;
+    for (std::size_t t = 0; t < node.outputs.size(); ++t) {
+      shapes.push_back(FormatShape(layers::TorchShape(graph.value(node.outputs[t]))));
+    }
+    if (node.outputs.size() > 1 || converter.UsesStatements(context)) {
+      for (std::size_t t = 0; t < node.outputs.size(); ++t) {
+        targets.push_back(NameFor(node, position, t));
+      }
+    }
+
+    // Calls that need several statements assign their outputs themselves.
+    if (converter.UsesStatements(context)) {
+      emit.temporary = [this](const std::string& hint) {
+        return UniqueIdentifier(PythonIdentifier(hint, "tmp"), locals_);
+      };
+      auto statements = converter.EmitStatements(context, emit, targets);
+      if (!statements.ok()) return passes::AtLayer(std::move(statements).error(), layer);
+      lines_.push_back("        # " + Join(shapes, ", "));
+      for (const std::string& line : *statements) lines_.push_back("        " + line);
+      for (std::size_t t = 0; t < node.outputs.size(); ++t) var_of_[node.outputs[t]] = targets[t];
+      continue;
+    }
+
     auto expr = converter.EmitCall(context, emit);
     if (!expr.ok()) return passes::AtLayer(std::move(expr).error(), layer);
 
@@ -180,13 +205,8 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
       return lines_;
     }
 
-    std::vector<std::string> targets;
-    std::vector<std::string> shapes;
-    for (std::size_t t = 0; t < node.outputs.size(); ++t) {
-      targets.push_back(NameFor(node, position, t));
-      var_of_[node.outputs[t]] = targets.back();
-      shapes.push_back(FormatShape(layers::TorchShape(graph.value(node.outputs[t]))));
-    }
+    if (targets.empty()) targets.push_back(NameFor(node, position, 0));
+    for (std::size_t t = 0; t < node.outputs.size(); ++t) var_of_[node.outputs[t]] = targets[t];
     Assign(Join(targets, ", "), *expr, Join(shapes, ", "));
   }
 

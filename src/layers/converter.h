@@ -96,6 +96,8 @@ struct EmitContext {
   std::string attr;  // the module attribute ("self.conv2d" is "self." + attr)
   std::vector<std::string> inputs;  // Python expressions, already in the planned layout
   std::vector<std::pair<std::string, std::string>> tensor_kwargs;
+  // A fresh local variable name starting with `hint`, for EmitStatements.
+  std::function<std::string(const std::string& hint)> temporary;
   std::string self() const { return "self." + attr; }
 };
 
@@ -120,6 +122,14 @@ class Converter {
   // Returns the expression for the call's output (a tuple for several outputs).
   virtual Expected<std::string> EmitCall(const CallContext& call,
                                          const EmitContext& emit) const = 0;
+  // True when a call takes several statements (a recurrent layer returning
+  // its states); EmitStatements then replaces EmitCall.
+  virtual bool UsesStatements(const CallContext&) const { return false; }
+  // Statements assigning the call's outputs to `targets`.
+  virtual Expected<std::vector<std::string>> EmitStatements(
+      const CallContext&, const EmitContext&, const std::vector<std::string>& targets) const {
+    return MakeError("internal error: no statements for this layer");
+  }
   // True when the layer passes its input through unchanged at inference.
   virtual bool IsIdentity(const CallContext&) const { return false; }
   // True when the layer takes whatever weights the file has for it, in order,

@@ -25,6 +25,7 @@ const Registry& Registry::Get() {
     RegisterMiscLayers(r);
     RegisterOps(r);
     RegisterMaskingLayers(r);
+    RegisterRecurrentLayers(r);
     return r;
   }();
   return registry;
