@@ -29,6 +29,21 @@ struct Attempt {
   std::map<int, int> origin;
 };
 
+// True when a one-input layer also keeps another layout than `current`:
+// asked with the other one (channels first or Keras order), it takes and gives
+// that one unchanged.
+Expected<bool> KeepsAnyLayout(const Conversion& c, const ir::Node& node,
+                              const layers::CallContext& context, const ir::Layout& current) {
+  const int rank = static_cast<int>(c.graph.value(node.inputs[0]).shape.size());
+  const ir::Layout other =
+      current.IsIdentity() ? ir::Layout::ChannelsFirst(rank) : ir::Layout::Identity();
+  if (other == current || current.features) return true;
+  auto probe = c.ConverterOf(node).PlanLayout(context, {other});
+  if (!probe.ok()) return false;
+  return probe->inputs.size() == 1 && !probe->outputs.empty() && probe->inputs[0] == other &&
+         probe->outputs[0] == other;
+}
+
 Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_layouts,
                            const std::set<int>& keras_order_nodes) {
   ir::Graph& graph = c.graph;
@@ -60,10 +75,14 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
     for (std::size_t t = 0; t < node.outputs.size(); ++t) {
       graph.value(node.outputs[t]).layout = plan->outputs[t];
     }
-    // One input, taken as it came and passed on in the same layout.
+    // One input, taken as it came and passed on in the same layout, by a layer
+    // that would keep any layout. A convolution also keeps channels first, but
+    // only because it demands it: counting the layers after it as the input's
+    // consumers would make the input flip between their wishes and its own.
     if (node.inputs.size() == 1 && node.outputs.size() == 1 && plan->inputs[0] == current[0] &&
         plan->outputs[0] == current[0] && attempt.origin.count(node.inputs[0])) {
-      attempt.origin[node.outputs[0]] = attempt.origin[node.inputs[0]];
+      K2T_ASSIGN_OR_RETURN(bool keeps_any, KeepsAnyLayout(c, node, context, current[0]));
+      if (keeps_any) attempt.origin[node.outputs[0]] = attempt.origin[node.inputs[0]];
     }
   }
 
@@ -78,30 +97,36 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
   return attempt;
 }
 
-// With PyTorch io-layout, an input takes the order that the layers reached
-// from it (directly or through layout-keeping layers) convert it to, when
-// they all agree.
-bool AdoptConsumerLayouts(const Conversion& c, const Attempt& attempt,
-                          std::vector<ir::Layout>& input_layouts) {
-  bool changed = false;
-  for (std::size_t i = 0; i < c.graph.inputs.size(); ++i) {
-    std::optional<ir::Layout> wanted;
-    bool agree = true;
-    for (const LayoutChange& change : attempt.changes) {
-      if (change.node < 0) continue;
-      const ir::Node& node = c.graph.nodes[static_cast<std::size_t>(change.node)];
-      const int value = node.inputs[static_cast<std::size_t>(change.input)];
-      const auto origin = attempt.origin.find(value);
-      if (origin == attempt.origin.end() || origin->second != static_cast<int>(i)) continue;
-      if (wanted && !(*wanted == change.to)) agree = false;
-      wanted = change.to;
-    }
-    if (wanted && agree && !(input_layouts[i] == *wanted)) {
-      input_layouts[i] = *wanted;
-      changed = true;
-    }
+// For each model input, the order that the layers reached from it (directly
+// or through layout-keeping layers) convert it to, when they all agree.
+std::map<std::size_t, ir::Layout> WantedInputLayouts(const Conversion& c, const Attempt& attempt) {
+  std::map<std::size_t, ir::Layout> wanted;
+  std::set<std::size_t> disagree;
+  for (const LayoutChange& change : attempt.changes) {
+    if (change.node < 0) continue;
+    const ir::Node& node = c.graph.nodes[static_cast<std::size_t>(change.node)];
+    const auto origin = attempt.origin.find(node.inputs[static_cast<std::size_t>(change.input)]);
+    if (origin == attempt.origin.end()) continue;
+    const auto input = static_cast<std::size_t>(origin->second);
+    const auto it = wanted.find(input);
+    if (it != wanted.end() && !(it->second == change.to)) disagree.insert(input);
+    wanted.emplace(input, change.to);
   }
-  return changed;
+  for (std::size_t input : disagree) wanted.erase(input);
+  return wanted;
+}
+
+// Plans with these input layouts, re-planning while some Flatten must give
+// up its flattened channels-first order.
+Expected<Attempt> PlanSettled(Conversion& c, const std::vector<ir::Layout>& input_layouts,
+                              std::set<int>& keras_order_nodes) {
+  // Each round fixes at least one Flatten, so the graph size bounds them.
+  for (std::size_t round = 0; round <= c.graph.nodes.size(); ++round) {
+    K2T_ASSIGN_OR_RETURN(Attempt attempt, PlanOnce(c, input_layouts, keras_order_nodes));
+    if (attempt.flattens_to_fix.empty()) return attempt;
+    keras_order_nodes.insert(attempt.flattens_to_fix.begin(), attempt.flattens_to_fix.end());
+  }
+  return MakeError("internal error: the layout planner did not settle");
 }
 
 }  // namespace
@@ -109,30 +134,41 @@ bool AdoptConsumerLayouts(const Conversion& c, const Attempt& attempt,
 Status PlanLayout(Conversion& conversion) {
   std::vector<ir::Layout> input_layouts(conversion.graph.inputs.size());
   std::set<int> keras_order_nodes;
-  // Each round either fixes a Flatten or moves an input; both are finite.
-  const std::size_t max_rounds = conversion.graph.nodes.size() + conversion.graph.inputs.size() + 2;
-  for (std::size_t round = 0; round < max_rounds; ++round) {
-    K2T_ASSIGN_OR_RETURN(Attempt attempt, PlanOnce(conversion, input_layouts, keras_order_nodes));
-    if (!attempt.flattens_to_fix.empty()) {
-      keras_order_nodes.insert(attempt.flattens_to_fix.begin(), attempt.flattens_to_fix.end());
-      continue;
+  K2T_ASSIGN_OR_RETURN(Attempt attempt,
+                       PlanSettled(conversion, input_layouts, keras_order_nodes));
+
+  // With PyTorch io-layout, give an input the order its layers want, as
+  // long as that leaves fewer conversions (an input feeding both a
+  // convolution and a Reshape keeps one permute either way).
+  while (conversion.options.io_layout == IoLayout::kTorch) {
+    bool improved = false;
+    for (const auto& [input, layout] : WantedInputLayouts(conversion, attempt)) {
+      if (input_layouts[input] == layout) continue;
+      std::vector<ir::Layout> trial = input_layouts;
+      trial[input] = layout;
+      std::set<int> trial_nodes = keras_order_nodes;
+      K2T_ASSIGN_OR_RETURN(Attempt candidate, PlanSettled(conversion, trial, trial_nodes));
+      if (candidate.changes.size() >= attempt.changes.size()) continue;
+      input_layouts = std::move(trial);
+      keras_order_nodes = std::move(trial_nodes);
+      attempt = std::move(candidate);
+      improved = true;
     }
-    if (conversion.options.io_layout == IoLayout::kTorch &&
-        AdoptConsumerLayouts(conversion, attempt, input_layouts)) {
-      continue;
-    }
-    for (LayoutChange& change : attempt.changes) {
-      if (change.node < 0) continue;
-      const ir::Node& node = conversion.graph.nodes[static_cast<std::size_t>(change.node)];
-      const int value = node.inputs[static_cast<std::size_t>(change.input)];
-      change.at_boundary = conversion.options.io_layout == IoLayout::kKeras &&
-                           conversion.graph.value(value).producer < 0;
-    }
-    conversion.layout_changes = std::move(attempt.changes);
-    conversion.keras_order_nodes = std::move(keras_order_nodes);
-    return Status::Ok();
+    if (!improved) break;
   }
-  return MakeError("internal error: the layout planner did not settle");
+  // The last plan tried must be the one the Values keep.
+  K2T_ASSIGN_OR_RETURN(attempt, PlanSettled(conversion, input_layouts, keras_order_nodes));
+
+  for (LayoutChange& change : attempt.changes) {
+    if (change.node < 0) continue;
+    const ir::Node& node = conversion.graph.nodes[static_cast<std::size_t>(change.node)];
+    const int value = node.inputs[static_cast<std::size_t>(change.input)];
+    change.at_boundary = conversion.options.io_layout == IoLayout::kKeras &&
+                         conversion.graph.value(value).producer < 0;
+  }
+  conversion.layout_changes = std::move(attempt.changes);
+  conversion.keras_order_nodes = std::move(keras_order_nodes);
+  return Status::Ok();
 }
 
 }  // namespace k2t::passes

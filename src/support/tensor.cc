@@ -1,6 +1,7 @@
 //===- support/tensor.cc - Host tensor data movement ------------------------===//
 #include "support/tensor.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <limits>
@@ -23,6 +24,53 @@ std::int64_t Product(const Shape& shape, std::size_t from, std::size_t to) {
   std::int64_t p = 1;
   for (std::size_t i = from; i < to; ++i) p *= shape[i];
   return p;
+}
+
+// Copies `in` permuted into `out` (already shaped), element by element as T.
+// The innermost output axis runs in a tight loop; the outer axes advance an
+// odometer. A 2-D transpose (every Dense kernel) is done in cache-sized tiles.
+template <typename T>
+void PermuteElements(const Tensor& in, const std::vector<int>& perm, Tensor& out) {
+  const T* source = in.as<T>();
+  T* target = out.as<T>();
+  const Shape& out_shape = out.shape();
+  const std::size_t rank = perm.size();
+  if (out.size() == 0) return;
+  if (rank == 2 && perm[0] == 1 && perm[1] == 0) {
+    const std::int64_t rows = in.shape()[0];
+    const std::int64_t cols = in.shape()[1];
+    constexpr std::int64_t kTile = 64;
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
+      for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const std::int64_t r1 = std::min(rows, r0 + kTile);
+        const std::int64_t c1 = std::min(cols, c0 + kTile);
+        for (std::int64_t r = r0; r < r1; ++r) {
+          for (std::int64_t c = c0; c < c1; ++c) target[c * rows + r] = source[r * cols + c];
+        }
+      }
+    }
+    return;
+  }
+  const auto in_strides = Strides(in.shape());
+  std::vector<std::int64_t> source_strides(rank);
+  for (std::size_t i = 0; i < rank; ++i) source_strides[i] = in_strides[perm[i]];
+  const std::int64_t inner = out_shape[rank - 1];
+  const std::int64_t inner_stride = source_strides[rank - 1];
+  const std::int64_t outer = out.size() / std::max<std::int64_t>(inner, 1);
+  std::vector<std::int64_t> index(rank, 0);
+  std::int64_t offset = 0;
+  for (std::int64_t o = 0; o < outer; ++o) {
+    T* row = target + o * inner;
+    for (std::int64_t i = 0; i < inner; ++i) row[i] = source[offset + i * inner_stride];
+    // Advance the odometer over the outer output axes.
+    for (int axis = static_cast<int>(rank) - 2; axis >= 0; --axis) {
+      ++index[axis];
+      offset += source_strides[axis];
+      if (index[axis] < out_shape[axis]) break;
+      offset -= source_strides[axis] * out_shape[axis];
+      index[axis] = 0;
+    }
+  }
 }
 
 float HalfToFloat(std::uint16_t h) {
@@ -141,25 +189,11 @@ Tensor Tensor::Permute(const std::vector<int>& perm) const {
   Shape out_shape(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) out_shape[i] = shape_[perm[i]];
   Tensor out(dtype_, out_shape);
-  const std::size_t element = DTypeSize(dtype_);
-  const auto in_strides = Strides(shape_);
-  // Stride in the source for each output axis.
-  std::vector<std::int64_t> source_strides(perm.size());
-  for (std::size_t i = 0; i < perm.size(); ++i) source_strides[i] = in_strides[perm[i]];
-
-  std::vector<std::int64_t> index(perm.size(), 0);
-  const std::int64_t total = out.size();
-  std::int64_t source_offset = 0;
-  for (std::int64_t o = 0; o < total; ++o) {
-    std::memcpy(out.data_.data() + o * element, data_.data() + source_offset * element, element);
-    // Advance the odometer over the output index.
-    for (int axis = static_cast<int>(perm.size()) - 1; axis >= 0; --axis) {
-      ++index[axis];
-      source_offset += source_strides[axis];
-      if (index[axis] < out_shape[axis]) break;
-      source_offset -= source_strides[axis] * out_shape[axis];
-      index[axis] = 0;
-    }
+  switch (DTypeSize(dtype_)) {
+    case 1: PermuteElements<std::uint8_t>(*this, perm, out); break;
+    case 2: PermuteElements<std::uint16_t>(*this, perm, out); break;
+    case 4: PermuteElements<std::uint32_t>(*this, perm, out); break;
+    default: PermuteElements<std::uint64_t>(*this, perm, out); break;
   }
   return out;
 }
