@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "readers/hdf5.h"
+#include "readers/mapped_file.h"
 #include "support/strings.h"
 
 namespace k2t {
@@ -24,6 +25,15 @@ Expected<Sniffed> SniffMagic(const std::string& path) {
   std::error_code code;
   if (!std::filesystem::exists(path, code)) return MakeError("no such file");
   if (std::filesystem::is_directory(path, code)) {
+    const std::filesystem::path directory(path);
+    if (std::filesystem::exists(directory / "saved_model.pb", code)) {
+      return MakeError("is a TensorFlow SavedModel directory, which keras2torch does not read; "
+                       "load it in Keras and save it as .keras or .h5");
+    }
+    if (std::filesystem::exists(directory / "config.json", code)) {
+      return MakeError("is a directory holding an unzipped .keras model, which keras2torch does "
+                       "not read; zip its files into a .keras archive");
+    }
     return MakeError("is a directory; expected a Keras model file");
   }
   std::ifstream in(path, std::ios::binary);
@@ -94,6 +104,14 @@ Expected<Json> ParseModelJson(std::string_view text, const JsonLimits& limits) {
 }
 
 Status CheckModelObject(const Json& model) {
+  // Neighbouring JSON formats, named so that the message says what the file is.
+  if (model.is_object() && model.contains("modelTopology")) {
+    return MakeError("the JSON is a TensorFlow.js model, which keras2torch does not read");
+  }
+  if (model.is_object() && model.contains("weight_map")) {
+    return MakeError("the JSON is the index of sharded Keras weights, which keras2torch does not "
+                     "read");
+  }
   if (!model.is_object() || !model.contains("class_name") || !model.contains("config")) {
     return MakeError("the JSON is not a Keras model (no class_name and config at the top)");
   }
@@ -139,6 +157,21 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
   return model;
 }
 
+// The weights member read in place when it is stored uncompressed (as Keras
+// writes it), so memory stays near one tensor; otherwise unpacked in memory.
+Expected<std::unique_ptr<WeightSource>> OpenZippedWeights(const std::string& path,
+                                                          const ZipArchive& archive) {
+  auto mapped = MappedFile::Open(path);
+  if (mapped.ok()) {
+    K2T_ASSIGN_OR_RETURN(auto range,
+                         FindStoredZipMember((*mapped)->data(), (*mapped)->size(),
+                                             "model.weights.h5"));
+    if (range) return WeightSource::OpenMapped(std::move(*mapped), *range);
+  }
+  K2T_ASSIGN_OR_RETURN(auto image, archive.Read("model.weights.h5"));
+  return WeightSource::OpenImage(std::move(image));
+}
+
 Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& options) {
   K2T_ASSIGN_OR_RETURN(ZipArchive archive, ZipArchive::Open(path, options.zip));
   if (!archive.Has("config.json")) {
@@ -178,8 +211,7 @@ Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& opt
                      "with the default weights format (model.weights.h5)");
   }
   if (archive.Has("model.weights.h5")) {
-    K2T_ASSIGN_OR_RETURN(auto image, archive.Read("model.weights.h5"));
-    auto weights = WeightSource::OpenImage(std::move(image));
+    auto weights = OpenZippedWeights(path, archive);
     if (!weights.ok()) return MakeError("model.weights.h5: {}", weights.error().message());
     model.weights = std::move(*weights);
   }

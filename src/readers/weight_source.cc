@@ -41,6 +41,15 @@ Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char
   return source;
 }
 
+Expected<std::unique_ptr<WeightSource>> WeightSource::OpenMapped(
+    std::shared_ptr<MappedFile> file, ByteRange range) {
+  K2T_ASSIGN_OR_RETURN(h5::File h5, h5::File::OpenImage(file->data() + range.offset, range.size));
+  std::unique_ptr<WeightSource> source(new WeightSource(std::move(h5), {}));
+  source->mapped_ = std::move(file);
+  K2T_RETURN_IF_ERROR(source->Inspect());
+  return source;
+}
+
 Status WeightSource::Inspect() {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   // A full-model file keeps its weights under /model_weights.
@@ -171,7 +180,10 @@ Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
   // Keras writes contiguous, uncompressed data, so no tensor can be larger than its file.
-  return dataset.Read(file_.size());
+  auto tensor = dataset.Read(file_.size());
+  // The mapped pages read so far are no longer needed: give them back.
+  if (mapped_) mapped_->ReleasePages();
+  return tensor;
 }
 
 }  // namespace k2t

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "readers/hdf5.h"
+#include "readers/mapped_file.h"
 #include "support/error.h"
 #include "support/tensor.h"
 
@@ -40,6 +41,10 @@ class WeightSource {
   static Expected<std::unique_ptr<WeightSource>> OpenFile(const std::string& path);
   // Opens weights in an HDF5 image held in memory (a .keras member); takes ownership.
   static Expected<std::unique_ptr<WeightSource>> OpenImage(std::vector<char> image);
+  // Opens weights stored uncompressed at `range` of a mapped file (a .keras
+  // member read in place); pages are released after each tensor.
+  static Expected<std::unique_ptr<WeightSource>> OpenMapped(std::shared_ptr<MappedFile> file,
+                                                            ByteRange range);
 
   WeightLayout layout() const { return layout_; }
   const std::string& keras_version() const { return keras_version_; }
@@ -65,6 +70,7 @@ class WeightSource {
                                const std::string& name) const;
 
   std::vector<char> image_;  // declared before file_: the file may point into it
+  std::shared_ptr<MappedFile> mapped_;  // likewise
   h5::File file_;
   WeightLayout layout_ = WeightLayout::kLegacy;
   std::string weights_root_ = "/";  // "/model_weights" inside a full-model file
