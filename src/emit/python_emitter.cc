@@ -104,7 +104,7 @@ std::string ForwardWriter::NameFor(const ir::Node& node, std::size_t position,
                      graph.nodes[position + 1].inputs.size() == 1 &&
                      last_use_[value] != std::numeric_limits<std::size_t>::max();
   if (chain && Dead("x", position)) return "x";
-  std::string base = PythonIdentifier(graph.layer_of(node).QualifiedName(), "out");
+  std::string base = PythonIdentifier(graph.layer_of(node).name, "out");
   if (node.outputs.size() > 1) base += "_" + std::to_string(output);
   return UniqueIdentifier(base, locals_);
 }
@@ -219,6 +219,63 @@ Expected<std::vector<std::string>> ForwardWriter::Write() {
   return lines_;
 }
 
+// Splits a call's arguments at the top-level commas.
+std::vector<std::string> TopLevelArguments(const std::string& arguments) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  bool quoted = false;
+  std::string current;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const char ch = arguments[i];
+    if (quoted) {
+      current.push_back(ch);
+      if (ch == '\\' && i + 1 < arguments.size()) {
+        current.push_back(arguments[++i]);
+      } else if (ch == '"') {
+        quoted = false;
+      }
+      continue;
+    }
+    if (ch == '"') quoted = true;
+    if (ch == '(' || ch == '[' || ch == '{') ++depth;
+    if (ch == ')' || ch == ']' || ch == '}') --depth;
+    if (ch == ',' && depth == 0) {
+      parts.push_back(current);
+      current.clear();
+      continue;
+    }
+    current.push_back(ch);
+  }
+  parts.push_back(current);
+  for (std::string& part : parts) {
+    const auto first = part.find_first_not_of(' ');
+    part = first == std::string::npos ? "" : part.substr(first);
+  }
+  return parts;
+}
+
+// `head + call`, wrapped as black would when longer than a line: the
+// arguments on their own line, or one per line when they do not fit either.
+std::string WrapAssignment(const std::string& head, const std::string& call) {
+  const std::string line = head + call;
+  const auto open = call.find('(');
+  if (line.size() <= kMaxColumns || call.find('\n') != std::string::npos ||
+      open == std::string::npos || call.back() != ')') {
+    return line;
+  }
+  const std::string indent(head.find_first_not_of(' ') + 4, ' ');
+  const std::string arguments = call.substr(open + 1, call.size() - open - 2);
+  const std::string closing = std::string(indent.size() - 4, ' ') + ")";
+  if (indent.size() + arguments.size() <= kMaxColumns) {
+    return head + call.substr(0, open + 1) + "\n" + indent + arguments + "\n" + closing;
+  }
+  std::string out = head + call.substr(0, open + 1) + "\n";
+  for (const std::string& argument : TopLevelArguments(arguments)) {
+    out += indent + argument + ",\n";
+  }
+  return out + closing;
+}
+
 }  // namespace
 
 std::vector<int> PermutationBetween(const ir::Layout& from, const ir::Layout& to, int rank) {
@@ -245,13 +302,23 @@ Expected<EmittedModel> EmitPython(const passes::Conversion& c, const EmitOptions
   EmittedModel out;
   out.class_name = PythonClassName(graph.model_name, "Model");
 
-  // Module attributes, named after the Keras layers.
+  // Module attributes, named after the Keras layers. Keras names layers
+  // uniquely across nested models, so the plain name usually suffices; the
+  // nested model's name is prefixed only where names would clash.
+  std::map<std::string, int> name_counts;
+  for (const ir::Layer& layer : graph.layers) {
+    const auto& lowering = c.lowerings[static_cast<std::size_t>(layer.id)];
+    if (layer.nodes.empty() || lowering.module.empty()) continue;
+    ++name_counts[PythonIdentifier(layer.name, "layer")];
+  }
   std::set<std::string> taken;
   for (const ir::Layer& layer : graph.layers) {
     const auto& lowering = c.lowerings[static_cast<std::size_t>(layer.id)];
     if (layer.nodes.empty() || lowering.module.empty()) continue;
-    out.attributes[layer.id] =
-        UniqueIdentifier(PythonIdentifier(layer.QualifiedName(), "layer"), taken);
+    const std::string plain = PythonIdentifier(layer.name, "layer");
+    const std::string wanted =
+        name_counts[plain] > 1 ? PythonIdentifier(layer.QualifiedName(), "layer") : plain;
+    out.attributes[layer.id] = UniqueIdentifier(wanted, taken);
   }
 
   ForwardWriter writer(c, out);
@@ -310,13 +377,13 @@ Expected<EmittedModel> EmitPython(const passes::Conversion& c, const EmitOptions
     const auto it = out.attributes.find(layer.id);
     if (it == out.attributes.end()) continue;
     const auto& lowering = c.lowerings[static_cast<std::size_t>(layer.id)];
-    if (PythonIdentifier(layer.QualifiedName(), "layer") != layer.QualifiedName()) {
+    if (it->second != layer.name) {
       lines.push_back("        # Keras layer " + CommentText(PythonString(layer.QualifiedName())));
     }
     for (const std::string& comment : lowering.comments) {
       lines.push_back("        # " + CommentText(comment));
     }
-    lines.push_back(fmt::format("        self.{} = {}", it->second, lowering.module));
+    lines.push_back(WrapAssignment("        self." + it->second + " = ", lowering.module));
   }
   lines.push_back("");
 
