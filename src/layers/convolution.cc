@@ -99,8 +99,20 @@ PaddingPlan PlanPadding(const ConvConfig& conv, const Shape& spatial) {
   const bool unit_stride =
       std::all_of(conv.strides.begin(), conv.strides.end(), [](auto s) { return s == 1; });
   if (unit_stride) {
-    // PyTorch's 'same' puts the odd pixel after, as TF does.
-    plan.module_argument = ", padding=\"same\"";
+    // With stride 1 TF pads (k - 1) * d in total whatever the size, the odd
+    // pixel after. PyTorch's padding="same" does the same, but warns and
+    // copies the input when the total is odd; pad explicitly then.
+    std::vector<PadPair> pads;
+    for (int i = 0; i < conv.rank; ++i) {
+      const std::int64_t total = (conv.kernel[i] - 1) * conv.dilation[i];
+      pads.push_back({total / 2, total - total / 2});
+    }
+    if (std::all_of(pads.begin(), pads.end(), [](const PadPair& p) { return p.symmetric(); })) {
+      plan.module_argument = ", padding=\"same\"";
+      return plan;
+    }
+    plan.forward_prefix = "F.pad(";
+    plan.forward_suffix = ", " + FPadArgument(pads) + ")";
     return plan;
   }
   const bool known = std::all_of(spatial.begin(), spatial.end(), [](auto d) { return d >= 0; });

@@ -29,12 +29,15 @@ struct Attempt {
   std::map<int, int> origin;
 };
 
-// True when a one-input layer also keeps another layout than `current`:
-// asked with the other one (channels first or Keras order), it takes and gives
-// that one unchanged.
-Expected<bool> KeepsAnyLayout(const Conversion& c, const ir::Node& node,
-                              const layers::CallContext& context, const ir::Layout& current) {
+// True when a one-input layer passes its input's layout on whatever it is:
+// the output has the input's rank, and asked with another layout (channels
+// first or Keras order) the layer takes and gives that one unchanged. A
+// Reshape or Embedding changes the rank, a convolution insists on channels
+// first; the layers after them are not the model input's consumers.
+bool KeepsAnyLayout(const Conversion& c, const ir::Node& node, const layers::CallContext& context,
+                    const ir::Layout& current) {
   const int rank = static_cast<int>(c.graph.value(node.inputs[0]).shape.size());
+  if (rank != static_cast<int>(c.graph.value(node.outputs[0]).shape.size())) return false;
   const ir::Layout other =
       current.IsIdentity() ? ir::Layout::ChannelsFirst(rank) : ir::Layout::Identity();
   if (other == current || current.features) return true;
@@ -81,8 +84,9 @@ Expected<Attempt> PlanOnce(Conversion& c, const std::vector<ir::Layout>& input_l
     // consumers would make the input flip between their wishes and its own.
     if (node.inputs.size() == 1 && node.outputs.size() == 1 && plan->inputs[0] == current[0] &&
         plan->outputs[0] == current[0] && attempt.origin.count(node.inputs[0])) {
-      K2T_ASSIGN_OR_RETURN(bool keeps_any, KeepsAnyLayout(c, node, context, current[0]));
-      if (keeps_any) attempt.origin[node.outputs[0]] = attempt.origin[node.inputs[0]];
+      if (KeepsAnyLayout(c, node, context, current[0])) {
+        attempt.origin[node.outputs[0]] = attempt.origin[node.inputs[0]];
+      }
     }
   }
 
