@@ -105,7 +105,7 @@ std::string ForwardWriter::NameFor(const ir::Node& node, std::size_t position,
                      last_use_[value] != std::numeric_limits<std::size_t>::max();
   if (chain && Dead("x", position)) return "x";
   std::string base = PythonIdentifier(graph.layer_of(node).name, "out");
-  if (node.outputs.size() > 1) base += "_" + std::to_string(output);
+  if (node.outputs.size() > 1) base += fmt::format("_{}", output);
   return UniqueIdentifier(base, locals_);
 }
 
