@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdio>
+#include <string>
 #include <filesystem>
 
 #include "keras2torch/keras2torch.h"
@@ -57,6 +59,17 @@ int RunConvert(const std::string& model, std::string out, const k2t::ConvertOpti
   return kComplete;
 }
 
+// A command-line mistake, in the same one-line shape as every other error.
+int UsageError(int argc, char** argv, std::string what) {
+  if (argc >= 2 && argv[1][0] != '-' && std::string(argv[1]) != "convert" &&
+      std::string(argv[1]) != "inspect") {
+    what = fmt::format("unknown command '{}'; expected convert or inspect", argv[1]);
+  }
+  if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  fmt::print(stderr, "keras2torch: error: {} (see keras2torch --help)\n", what);
+  return kError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,8 +103,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& success) {
     return app.exit(success);
   } catch (const CLI::ParseError& error) {
-    app.exit(error);
-    return kError;
+    return UsageError(argc, argv, error.what());
   }
 
   options.keras_io_layout = io_layout == "keras";

@@ -595,7 +595,8 @@ Expected<ModelSpec> Normalizer::Functional(const Json& object) {
     for (const auto& [name, item] : entries) {
       K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(item));
       r.keras3_encoding = keras_.major == 3;
-      K2T_ASSIGN_OR_RETURN(TensorRef ref, Resolve(r, model, true, fmt::format("the model's {}", key)));
+      K2T_ASSIGN_OR_RETURN(TensorRef ref,
+                           Resolve(r, model, true, fmt::format("the model's {}", key)));
       out.push_back(ref);
       if (names) names->push_back(name.empty() ? ref.layer : name);
     }
@@ -603,8 +604,12 @@ Expected<ModelSpec> Normalizer::Functional(const Json& object) {
   };
   K2T_RETURN_IF_ERROR(read_io("input_layers", model.inputs, nullptr));
   K2T_RETURN_IF_ERROR(read_io("output_layers", model.outputs, &model.output_names));
-  if (model.inputs.empty()) return MakeError("the model '{}' has no inputs", model.name);
-  if (model.outputs.empty()) return MakeError("the model '{}' has no outputs", model.name);
+  if (model.inputs.empty()) {
+    return MakeError("the model '{}' has no inputs", PrintableText(model.name));
+  }
+  if (model.outputs.empty()) {
+    return MakeError("the model '{}' has no outputs", PrintableText(model.name));
+  }
   return model;
 }
 

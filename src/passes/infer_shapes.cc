@@ -35,9 +35,12 @@ Expected<Shape> InputShape(const config::LayerSpec& spec) {
 }
 
 DType InputDType(const config::LayerSpec& spec) {
-  const std::string dtype = spec.config.value("dtype", Json("float32")).is_string()
-                                ? spec.config["dtype"].get<std::string>()
-                                : "float32";
+  // Keras 1 names the key input_dtype.
+  std::string dtype = "float32";
+  for (const char* key : {"dtype", "input_dtype"}) {
+    const auto it = spec.config.find(key);
+    if (it != spec.config.end() && it->is_string()) dtype = it->get<std::string>();
+  }
   if (dtype == "int32") return DType::kI32;
   if (dtype == "int64") return DType::kI64;
   if (dtype == "uint8") return DType::kU8;

@@ -150,6 +150,22 @@ Expected<std::string> ReadOneString(hid_t object, const std::string& name) {
   return strings[0];
 }
 
+std::string TypeClassName(H5T_class_t type_class) {
+  switch (type_class) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_COMPOUND: return "compound";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return fmt::format("type class {}", static_cast<int>(type_class));
+  }
+}
+
 Expected<DType> DTypeOf(hid_t type, hid_t dataset) {
   const H5T_class_t type_class = H5Tget_class(type);
   const std::size_t size = H5Tget_size(type);
@@ -172,8 +188,8 @@ Expected<DType> DTypeOf(hid_t type, hid_t dataset) {
     auto marker = ReadOneString(dataset, "dtype");
     if (marker.ok() && *marker == "bfloat16") return DType::kBF16;
   }
-  return MakeError("unsupported element type (HDF5 class {}, {} bytes)",
-                   static_cast<int>(type_class), size);
+  return MakeError("unsupported element type (HDF5 {}, {} bytes)", TypeClassName(type_class),
+                   size);
 }
 
 // Memory type to read a dataset of `dtype` in native little-endian order.

@@ -32,13 +32,19 @@ std::optional<double> MarkerValue(const std::string& text) {
   return std::nullopt;
 }
 
+// One-line JSON that never throws: invalid UTF-8 (possible in strings that
+// did not come from the parser) is replaced rather than refused.
+std::string SafeDump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 // Non-finite numbers written as Python writes them, for messages.
 std::string PythonJsonDump(const Json& value) {
   if (value.is_number_float()) {
     const double number = value.get<double>();
     if (std::isnan(number)) return "NaN";
     if (std::isinf(number)) return number > 0 ? "Infinity" : "-Infinity";
-    return value.dump();
+    return SafeDump(value);
   }
   if (value.is_array()) {
     std::string out = "[";
@@ -54,11 +60,11 @@ std::string PythonJsonDump(const Json& value) {
     for (const auto& [key, item] : value.items()) {
       if (!first) out += ",";
       first = false;
-      out += Json(key).dump() + ":" + PythonJsonDump(item);
+      out += SafeDump(Json(key)) + ":" + PythonJsonDump(item);
     }
     return out + "}";
   }
-  return value.dump();
+  return SafeDump(value);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -170,6 +171,38 @@ std::string WrappedPythonString(std::string_view text, std::size_t indent, std::
   const std::string pad(indent, ' ');
   std::string out = pieces[0];
   for (std::size_t k = 1; k < pieces.size(); ++k) out += "\n" + pad + pieces[k];
+  return out;
+}
+
+std::string DocstringText(std::string_view text, std::size_t indent, std::size_t width) {
+  const std::size_t room = width > indent + 8 ? width - indent : 8;
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    // Break at the last space that keeps the escaped line within `room`.
+    while (true) {
+      std::string escaped = PythonString(line);
+      escaped = escaped.substr(1, escaped.size() - 2);
+      const std::size_t space = line.rfind(' ', std::min(line.size(), room));
+      if (escaped.size() <= room || space == std::string_view::npos || space == 0) {
+        lines.push_back(escaped);
+        break;
+      }
+      std::string head = PythonString(line.substr(0, space));
+      lines.push_back(head.substr(1, head.size() - 2));
+      line = line.substr(space + 1);
+    }
+    start = end + 1;
+  }
+  const std::string pad(indent, ' ');
+  std::string out;
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    if (k > 0) out += lines[k].empty() ? "\n" : "\n" + pad;
+    out += lines[k];
+  }
   return out;
 }
 

@@ -31,6 +31,12 @@ std::string PythonString(std::string_view text);
 std::string WrappedPythonString(std::string_view text, std::size_t indent,
                                 std::size_t width = 100);
 
+// Text for the inside of a """docstring""": every line escaped as in
+// PythonString (so quotes, backslashes and other characters cannot end or
+// change it), lines longer than `width` broken at spaces, and every line after
+// the first indented by `indent` spaces.
+std::string DocstringText(std::string_view text, std::size_t indent, std::size_t width = 100);
+
 // A Python float literal that round-trips (inf and nan as float('inf') etc.).
 std::string PythonFloat(double value);
 

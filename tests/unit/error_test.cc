@@ -14,7 +14,8 @@ TEST(ErrorTest, DescribeWithoutContext) {
 TEST(ErrorTest, DescribeWithFileAndLayer) {
   Error error = MakeError("units must be positive, found {}", -3);
   error.AtLayer("dense_1", "Dense").InFile("model.h5");
-  EXPECT_EQ(error.Describe(), "model.h5: layer 'dense_1' (Dense): units must be positive, found -3");
+  EXPECT_EQ(error.Describe(),
+            "model.h5: layer 'dense_1' (Dense): units must be positive, found -3");
   EXPECT_EQ(error.file(), "model.h5");
   EXPECT_EQ(error.layer(), "dense_1");
   EXPECT_EQ(error.layer_class(), "Dense");

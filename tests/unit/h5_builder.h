@@ -58,7 +58,9 @@ class H5Builder {
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t dataset = H5Dcreate2(file_, path.c_str(), file_type, space, lcpl, dcpl, H5P_DEFAULT);
     EXPECT_GE(dataset, 0) << path;
-    if (data) EXPECT_GE(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    if (data) {
+      EXPECT_GE(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    }
     H5Dclose(dataset);
     H5Pclose(lcpl);
     H5Sclose(space);
@@ -141,7 +143,9 @@ class H5Builder {
     EXPECT_GE(target, 0) << object;
     hid_t attribute = H5Acreate2(target, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
     EXPECT_GE(attribute, 0) << name;
-    if (data) EXPECT_GE(H5Awrite(attribute, memory_type >= 0 ? memory_type : type, data), 0);
+    if (data) {
+      EXPECT_GE(H5Awrite(attribute, memory_type >= 0 ? memory_type : type, data), 0);
+    }
     H5Aclose(attribute);
     H5Oclose(target);
   }

@@ -303,7 +303,7 @@ TEST(Hdf5Test, ElementTypes) {
   auto dtype = opaque->ReadDType();
   ASSERT_FALSE(dtype.ok());
   EXPECT_EQ(dtype.error().message(),
-            "dataset '/opaque': unsupported element type (HDF5 class 5, 2 bytes)");
+            "dataset '/opaque': unsupported element type (HDF5 opaque, 2 bytes)");
 }
 
 TEST(Hdf5Test, ReadRefusesSizesBeyondTheLimit) {

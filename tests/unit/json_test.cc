@@ -131,6 +131,11 @@ TEST(AbbreviateTest, ShortAndPythonSpelling) {
   EXPECT_EQ(Abbreviate(Json("line\nbreak")), R"("line\nbreak")");
 }
 
+TEST(AbbreviateTest, InvalidUtf8NeverThrows) {
+  // Strings that did not come from the parser (HDF5 attributes) may hold any bytes.
+  EXPECT_EQ(Abbreviate(Json(std::string("a\xff"))), "\"a\xef\xbf\xbd\"");
+}
+
 TEST(PythonLiteralTest, Scalars) {
   EXPECT_EQ(PythonLiteral(Json()), "None");
   EXPECT_EQ(PythonLiteral(Json(true)), "True");

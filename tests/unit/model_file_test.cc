@@ -34,7 +34,8 @@ void WriteFullModelH5(const std::string& path) {
   b.Floats("model_weights/d/d/bias:0", {2}, {0, 0});
 }
 
-void WriteZip(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members) {
+void WriteZip(const std::string& path,
+              const std::vector<std::pair<std::string, std::string>>& members) {
   int code = 0;
   zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
   ASSERT_NE(archive, nullptr);
@@ -153,6 +154,37 @@ TEST(ModelFileTest, MissingFileAndDirectory) {
             directory + ": is a directory; expected a Keras model file");
 }
 
+TEST(ModelFileTest, DirectoriesThatAreModelsOfOtherKinds) {
+  TempDir dir;
+  const std::filesystem::path saved_model = dir.path() / "saved_model";
+  std::filesystem::create_directories(saved_model / "variables");
+  testing::WriteBytes((saved_model / "saved_model.pb").string(), "pb");
+  EXPECT_EQ(Describe(ReadModelFile(saved_model.string(), {})),
+            saved_model.string() + ": is a TensorFlow SavedModel directory, which keras2torch "
+                                   "does not read; load it in Keras and save it as .keras or .h5");
+
+  const std::filesystem::path unzipped = dir.path() / "model_dir";
+  std::filesystem::create_directories(unzipped);
+  testing::WriteBytes((unzipped / "config.json").string(), kConfig);
+  EXPECT_EQ(Describe(ReadModelFile(unzipped.string(), {})),
+            unzipped.string() + ": is a directory holding an unzipped .keras model, which "
+                                "keras2torch does not read; zip its files into a .keras archive");
+}
+
+TEST(ModelFileTest, NeighbouringJsonFormats) {
+  TempDir dir;
+  const std::string tfjs = dir.File("model.json");
+  testing::WriteBytes(
+      tfjs, R"({"format": "layers-model", "modelTopology": {}, "weightsManifest": []})");
+  EXPECT_EQ(Describe(ReadModelFile(tfjs, {})),
+            tfjs + ": the JSON is a TensorFlow.js model, which keras2torch does not read");
+  const std::string index = dir.File("model.weights.json");
+  testing::WriteBytes(index, R"({"metadata": {"total_size": 4}, "weight_map": {}})");
+  EXPECT_EQ(Describe(ReadModelFile(index, {})),
+            index + ": the JSON is the index of sharded Keras weights, which keras2torch does "
+                    "not read");
+}
+
 TEST(ModelFileTest, NotAModelFile) {
   TempDir dir;
   const std::string text = dir.File("notes.txt");
@@ -256,7 +288,8 @@ TEST(ModelFileTest, KerasZipProblems) {
 
   const std::string truncated_weights = dir.File("truncated_weights.keras");
   const std::string image = V3WeightsImage(dir);
-  WriteZip(truncated_weights, {{"config.json", kConfig}, {"model.weights.h5", image.substr(0, 600)}});
+  WriteZip(truncated_weights,
+           {{"config.json", kConfig}, {"model.weights.h5", image.substr(0, 600)}});
   EXPECT_EQ(Describe(ReadModelFile(truncated_weights, {})),
             fmt::format("{}: model.weights.h5: the HDF5 file is truncated: it has 600 bytes, its "
                         "header records {}",

@@ -268,6 +268,13 @@ TEST(PythonTextRoundTripTest, PythonAgrees) {
         "keyword.issoftkeyword('{0}'): failures.append('identifier {1}')\n",
         id, i);
     script += fmt::format("assert {}.isidentifier()\n", PythonString(PythonClassName(texts[i])));
+    // A docstring body stays one string whatever the text; only its
+    // whitespace (line breaks and indentation) may differ.
+    script += fmt::format("value = \"\"\"{}\"\"\"\n", DocstringText(texts[i], 8, 60));
+    script += fmt::format(
+        "if value.split() != bytes.fromhex('{}').decode('utf-8').split(): "
+        "failures.append('docstring {}')\n",
+        hex, i);
   }
   for (double number : {0.1, -0.0, 1e-7, 1e300, 123456789.125, 5e-324}) {
     script += fmt::format("if {} != float.fromhex('{:a}'): failures.append('float {}')\n",

@@ -54,7 +54,8 @@ inline std::string ReadBytes(const std::string& path) {
 }
 
 // A ModelFile as the JSON reader would make it, without weights.
-inline ModelFile JsonModelFile(const std::string& json_text, const std::string& keras_version = "") {
+inline ModelFile JsonModelFile(const std::string& json_text,
+                               const std::string& keras_version = "") {
   ModelFile file;
   file.path = "model.json";
   file.format = FileFormat::kJsonConfig;

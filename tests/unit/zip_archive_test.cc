@@ -108,7 +108,9 @@ std::string HandMadeZip(const std::vector<Member>& members) {
   return out;
 }
 
-std::string AsString(const std::vector<char>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string AsString(const std::vector<char>& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 TEST(ZipArchiveTest, ReadsStoredAndDeflatedMembers) {
   TempDir dir;

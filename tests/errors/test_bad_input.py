@@ -1,0 +1,258 @@
+"""Bad input at the command line: the exact diagnostic, exit status 2, nothing written.
+
+The error contract: every bad input gets
+
+    keras2torch: error: FILE: layer 'NAME' (CLASS): what is wrong
+
+(the layer part only when a layer is concerned), exit status 2, nothing on
+stdout, and no output directory left behind: no target, and no staging
+directory (".TARGET.k2t-*") beside it. Unsupported built-in layers are all
+listed, one line each.
+
+The files come from make_bad_inputs.py, generated into a temporary directory
+at test time (nothing binary is committed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import make_bad_inputs
+
+CONTRACT_STATUS = 2
+
+
+def find_cli() -> Path:
+    """$K2T_CLI, the venv's keras2torch, build/, then build-unit/."""
+    env = os.environ.get("K2T_CLI")
+    if env:
+        if not Path(env).is_file():
+            pytest.fail(f"K2T_CLI is set to {env}, which is not a file", pytrace=False)
+        return Path(env)
+    candidates = [
+        REPO / ".venv" / "bin" / "keras2torch",
+        REPO / "build" / "tools" / "keras2torch",
+        REPO / "build-unit" / "tools" / "keras2torch",
+    ]
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    pytest.fail(
+        "the keras2torch CLI is missing: set K2T_CLI or build it with "
+        "`cmake -S . -B build -G Ninja && cmake --build build`; looked for "
+        + ", ".join(str(p) for p in candidates),
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def cli() -> Path:
+    return find_cli()
+
+
+@pytest.fixture(scope="session")
+def bad(tmp_path_factory) -> dict[str, make_bad_inputs.BadInput]:
+    return make_bad_inputs.generate(tmp_path_factory.mktemp("bad_inputs"))
+
+
+def convert(
+    cli: Path, case: make_bad_inputs.BadInput, out: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    args = [str(cli), "convert", str(case.path), "-o", str(out)]
+    if case.weights is not None:
+        args += ["--weights", str(case.weights)]
+    return subprocess.run(
+        args + list(extra), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_rejected(
+    cli: Path, case: make_bad_inputs.BadInput, tmp_path: Path, expected: list[str]
+) -> None:
+    """Converts into a fresh, empty parent directory and checks the whole contract."""
+    parent = tmp_path / "outputs"
+    parent.mkdir()
+    out = parent / "converted"
+    result = convert(cli, case, out)
+    lines = [f"keras2torch: error: {line}" for line in expected]
+    assert result.stderr == "".join(line + "\n" for line in lines), (
+        "stderr differs\nexpected:\n" + "\n".join(lines) + f"\nactual:\n{result.stderr}"
+    )
+    assert result.returncode == CONTRACT_STATUS, result.returncode
+    assert result.stdout == ""
+    assert not out.exists(), "the output directory was left behind"
+    leftovers = sorted(p.name for p in parent.iterdir())
+    assert leftovers == [], f"stray files beside the output: {leftovers}"
+
+
+# What each case must print after "keras2torch: error: ". {path} is the model
+# file as given on the command line, {weights} the --weights file; other
+# fields come from the case's facts.
+NOT_A_MODEL = (
+    "{path}: not a Keras model file ({start}); expected an HDF5 file, a .keras zip "
+    "archive or a JSON architecture"
+)
+ZIP_UNREADABLE = (
+    "{path}: the zip archive is truncated or damaged: its central directory is "
+    "missing or unreadable"
+)
+WEIGHTS_ONLY = (
+    "{path}: this file holds only weights; convert the model's architecture JSON "
+    "and pass this file with --weights"
+)
+TRANSPOSED = (
+    "{path}: layer 'dense' (Dense): weight 'kernel' has shape [3, 4] in the file, but the "
+    "config implies [4, 3]"
+)
+UNBUILT = (
+    "{path}: the Sequential model '{name}' records no input shape: it was saved before it "
+    "was built; build it (give it an Input or call it once) and save it again"
+)
+
+EXPECTED: dict[str, list[str]] = {
+    "text": [NOT_A_MODEL.replace("{start}", 'it starts with "hello, these are"')],
+    "png": [NOT_A_MODEL.replace("{start}", "it starts with bytes 89 50 4e 47 0d 0a 1a 0a")],
+    "random": [NOT_A_MODEL.replace("{start}", "it starts with bytes 07 e1 3c 00 9a 55 f0 12")],
+    "empty": ["{path}: the file is empty"],
+    "corrupt_zip_crc": [
+        ("{path}: the zip archive is damaged: its central directory does not match its members")
+    ],
+    "corrupt_zip_sizes": [ZIP_UNREADABLE],
+    "keras_without_config": [
+        "{path}: the zip archive has no config.json, so it is not a .keras model"
+    ],
+    "keras_npz": [
+        (
+            "{path}: the weights are stored as model.weights.npz, which may hold pickled Python "
+            "objects and is never read by keras2torch; save the model again with the default "
+            "weights format (model.weights.h5)"
+        )
+    ],
+    "keras_duplicate": ["{path}: the zip archive has two members named 'config.json'"],
+    "h5_without_model_config": [
+        "{path}: not a Keras model file: the HDF5 file has no model_config attribute"
+    ],
+    "weights_only_legacy": [WEIGHTS_ONLY],
+    "weights_only_v3": [WEIGHTS_ONLY],
+    "json_not_a_model": [
+        "{path}: the JSON is not a Keras model (no class_name and config at the top)"
+    ],
+    "json_missing_inbound": [
+        (
+            "{path}: layer 'dense_1' (Dense): an input of this layer refers to layer 'ghost', "
+            "which the model does not have"
+        )
+    ],
+    "json_cycle": [
+        "{path}: layer 'dense' (Dense): the graph has a cycle: dense -> dense_1 -> dense"
+    ],
+    "transposed_kernel": [TRANSPOSED],
+    "transposed_kernel_keras": [TRANSPOSED],
+    "weights_fail_while_writing": [
+        (
+            "{path}: layer 'dense' (Dense): dataset '/dense/dense/kernel:0' declares 40000000000 "
+            "bytes, more than the file can hold ({weights_size} bytes)"
+        )
+    ],
+    "unsupported_layers": [
+        f"{{path}}: layer '{name}' ({cls}): Keras class {cls} is not supported by keras2torch yet"
+        for name, cls in make_bad_inputs.UNSUPPORTED
+    ],
+    "unbuilt_sequential_json": [UNBUILT.replace("{name}", "unbuilt")],
+    "unbuilt_sequential_keras": [UNBUILT.replace("{name}", "k3_unbuilt")],
+    "json_without_weights": [
+        (
+            "{path}: layer 'dense' (Dense): the file has no weights for this layer; a JSON "
+            "architecture needs its weights file given with --weights"
+        )
+    ],
+}
+
+
+def expected_lines(name: str, case: make_bad_inputs.BadInput) -> list[str]:
+    if name.startswith("truncated_h5_"):
+        if case.facts["length"] < 48:  # not even a whole superblock
+            return [
+                f"{case.path}: the HDF5 file is truncated or damaged: its superblock cannot be read"
+            ]
+        length, size = case.facts["length"], case.facts["size"]
+        return [
+            f"{case.path}: the HDF5 file is truncated: it has {length} bytes, its header "
+            + f"records {size}"
+        ]
+    if name.startswith("truncated_zip_"):
+        return [ZIP_UNREADABLE.format(path=case.path)]
+    return [
+        line.format(path=case.path, weights=case.weights, **case.facts) for line in EXPECTED[name]
+    ]
+
+
+CASE_NAMES = (
+    sorted(EXPECTED)
+    + [f"truncated_h5_{n}" for n in make_bad_inputs.HDF5_CUTS]
+    + [f"truncated_zip_{n}" for n in make_bad_inputs.ZIP_CUTS]
+)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input(cli, bad, tmp_path, name):
+    assert_rejected(cli, bad[name], tmp_path, expected_lines(name, bad[name]))
+
+
+def test_files_cut_near_their_end(cli, bad, tmp_path):
+    """The cut lengths that depend on the saved file's size (half, all but one byte)."""
+    names = [
+        n for n in bad if n.startswith(("truncated_h5_", "truncated_zip_")) and n not in CASE_NAMES
+    ]
+    assert len(names) == 4, names
+    for name in names:
+        case_dir = tmp_path / name
+        case_dir.mkdir()
+        assert_rejected(cli, bad[name], case_dir, expected_lines(name, bad[name]))
+
+
+def test_every_generated_case_is_tested(bad):
+    generated = set(bad)
+    tested = set(CASE_NAMES) | {n for n in bad if n.startswith(("truncated_h5_", "truncated_zip_"))}
+    assert generated == tested
+
+
+def test_failed_run_keeps_an_existing_output(cli, bad, tmp_path):
+    """With --force, a conversion that fails leaves the previous output untouched."""
+    out = tmp_path / "converted"
+    out.mkdir()
+    (out / "model.py").write_text("# the previous conversion\n")
+    for name in ("transposed_kernel", "weights_fail_while_writing"):
+        result = convert(cli, bad[name], out, extra=("--force",))
+        assert result.returncode == CONTRACT_STATUS, result.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["model.py"]
+        assert (out / "model.py").read_text() == "# the previous conversion\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["converted"]
+
+
+def test_non_empty_output_needs_force(cli, bad, tmp_path):
+    out = tmp_path / "converted"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    case = make_bad_inputs.BadInput(bad["weights_only_legacy"].path)
+    result = convert(cli, case, out)
+    assert result.returncode == CONTRACT_STATUS
+    assert result.stderr == (
+        f"keras2torch: error: output directory '{out}' is not empty; use --force to replace it\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_missing_file(cli, tmp_path):
+    missing = tmp_path / "nowhere.h5"
+    case = make_bad_inputs.BadInput(missing)
+    assert_rejected(cli, case, tmp_path, [f"{missing}: no such file"])
