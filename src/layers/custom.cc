@@ -303,11 +303,23 @@ class MappedConverter : public Converter {
 
 class SkeletonConverter : public Converter {
  public:
-  explicit SkeletonConverter(std::string reason) : reason_(std::move(reason)) {}
+  explicit SkeletonConverter(SkeletonOptions options) : options_(std::move(options)) {}
 
   bool TakesAllWeights() const override { return true; }
 
   Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    // Shapes the layer's config declares (a Lambda's output_shape) when the
+    // file records none: batch first, then the declared sizes.
+    if (!options_.declared_shapes.empty() && call.output().recorded_shape.empty() &&
+        options_.declared_shapes.size() == call.node.outputs.size()) {
+      std::vector<Shape> shapes;
+      for (const Shape& declared : options_.declared_shapes) {
+        Shape shape = {-1};
+        shape.insert(shape.end(), declared.begin(), declared.end());
+        shapes.push_back(shape);
+      }
+      return shapes;
+    }
     return RecordedOrUnknown(call);
   }
 
@@ -315,18 +327,26 @@ class SkeletonConverter : public Converter {
     const std::string keras_class =
         call.layer.spec->registered_name.empty() ? call.layer.class_name
                                                  : call.layer.spec->registered_name;
-    const std::string class_name = PythonClassName(call.layer.class_name, "Custom");
+    const std::string class_name = PythonClassName(
+        options_.class_name.empty() ? call.layer.class_name : options_.class_name, "Custom");
     Lowering lowering;
     lowering.fidelity = Fidelity::kSkeleton;
     lowering.summary = "skeleton " + class_name;
-    lowering.notes.push_back(reason_ + ": its computation is not in the file; the generated "
-                             "class holds its weights and its forward raises NotImplementedError");
+    lowering.notes.push_back(
+        options_.reason +
+        (options_.details.empty() ? ": its computation is not in the file" : "") +
+        "; the generated class holds its weights and its forward raises NotImplementedError");
 
     std::ostringstream source;
     source << "class " << class_name << "(nn.Module):\n";
-    source << "    \"\"\"Skeleton of the Keras layer class " << class_name << ".\n\n";
-    source << "    keras2torch cannot know what this layer computes: write forward() from the\n";
-    source << "    Keras class's call(). The weights below are loaded from the Keras file.\n";
+    source << "    \"\"\"Skeleton of the Keras layer class "
+           << PythonClassName(call.layer.class_name, "Custom") << ".\n\n";
+    if (options_.details.empty()) {
+      source << "    keras2torch cannot know what this layer computes: write forward() from the\n";
+      source << "    Keras class's call(). The weights below are loaded from the Keras file.\n";
+    } else {
+      source << "    " << DocstringText(options_.details, 4) << "\n";
+    }
     source << "    \"\"\"\n\n";
     source << "    keras_config = " << PythonLiteralBlock(call.layer.config(), 4) << "\n\n";
     source << "    def __init__(self) -> None:\n";
@@ -353,11 +373,15 @@ class SkeletonConverter : public Converter {
       };
       lowering.params.push_back(std::move(param));
     }
-    const std::string message = fmt::format(
-        "layer {} of Keras class {} was not translated by keras2torch; write {}.forward "
-        "(its Keras config is {}.keras_config): {}",
-        call.layer.QualifiedName(), keras_class, class_name, class_name,
-        Abbreviate(call.layer.config(), 400));
+    const std::string message =
+        options_.details.empty()
+            ? fmt::format("layer {} of Keras class {} was not translated by keras2torch; write "
+                          "{}.forward (its Keras config is {}.keras_config): {}",
+                          call.layer.QualifiedName(), keras_class, class_name, class_name,
+                          Abbreviate(call.layer.config(), 400))
+            : fmt::format("layer {} of Keras class {} was not translated by keras2torch; write "
+                          "{}.forward. {}",
+                          call.layer.QualifiedName(), keras_class, class_name, options_.details);
     source << "\n    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:\n";
     source << "        raise NotImplementedError(\n            "
            << WrappedPythonString(message, 12) << "\n        )\n";
@@ -371,7 +395,7 @@ class SkeletonConverter : public Converter {
   }
 
  private:
-  std::string reason_;
+  SkeletonOptions options_;
 };
 
 }  // namespace
@@ -416,7 +440,13 @@ std::shared_ptr<const Converter> MakeMappedConverter(const CustomMapping& mappin
 }
 
 std::shared_ptr<const Converter> MakeSkeletonConverter(const std::string& reason) {
-  return std::make_shared<SkeletonConverter>(reason);
+  SkeletonOptions options;
+  options.reason = reason;
+  return std::make_shared<SkeletonConverter>(std::move(options));
+}
+
+std::shared_ptr<const Converter> MakeSkeletonConverter(SkeletonOptions options) {
+  return std::make_shared<SkeletonConverter>(std::move(options));
 }
 
 }  // namespace k2t::layers

@@ -53,4 +53,18 @@ std::shared_ptr<const Converter> MakeMappedConverter(const CustomMapping& mappin
 // `reason` says why the layer is a skeleton ("custom class", "Lambda layer").
 std::shared_ptr<const Converter> MakeSkeletonConverter(const std::string& reason);
 
+// A skeleton that says more than the config can: a Lambda layer's skeleton
+// shows why its function was not translated and the function's bytecode.
+struct SkeletonOptions {
+  std::string reason;
+  std::string class_name;  // the generated class; "" names it after the Keras class
+  // Replaces the generic advice in the docstring and the config in the
+  // NotImplementedError message; several lines, text from the file included
+  // (it is escaped where it is written).
+  std::string details;
+  // Output shapes without the batch size, for when the file records none.
+  std::vector<Shape> declared_shapes;
+};
+std::shared_ptr<const Converter> MakeSkeletonConverter(SkeletonOptions options);
+
 }  // namespace k2t::layers

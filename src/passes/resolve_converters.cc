@@ -5,6 +5,7 @@
 // not convert are collected and reported together, so one run lists them all.
 //
 //===----------------------------------------------------------------------===//
+#include "layers/lambda.h"
 #include "layers/registry.h"
 #include "passes/conversion.h"
 #include "support/strings.h"
@@ -45,7 +46,8 @@ Status ResolveConverters(Conversion& conversion) {
       converter = owned.get();
       conversion.owned_converters.push_back(std::move(owned));
     } else if (!converter && cls == "Lambda") {
-      auto owned = layers::MakeSkeletonConverter("a Lambda layer");
+      // Translated from the function's bytecode, or a skeleton saying why not.
+      auto owned = layers::MakeLambdaConverter(layer.config());
       converter = owned.get();
       conversion.owned_converters.push_back(std::move(owned));
     } else if (!converter && !layers::IsKerasBuiltinClass(cls)) {
