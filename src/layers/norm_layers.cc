@@ -23,18 +23,25 @@ namespace {
 
 constexpr const char* kNormDimsSource = R"(class _NormOverDims(nn.Module):
     """Keras LayerNormalization / RMSNormalization over dims that are not the
-    trailing ones in PyTorch's layout; parameters broadcast over the others."""
+    trailing ones in PyTorch's layout; parameters broadcast over the others.
 
-    def __init__(self, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, rms: bool,
+    mode "layer": (x - mean) / sqrt(var + eps); "rms": x / sqrt(mean(x^2) + eps);
+    "variance": x / sqrt(var + eps), Keras 3's LayerNormalization(rms_scaling=True).
+    """
+
+    def __init__(self, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, mode: str,
                  weight: bool, bias: bool) -> None:
         super().__init__()
-        self.dims, self.eps, self.rms = dims, eps, rms
+        self.dims, self.eps, self.mode = dims, eps, mode
         self.weight = nn.Parameter(torch.ones(shape)) if weight else None
         self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.rms:
+        if self.mode == "rms":
             y = x * torch.rsqrt(x.square().mean(dim=self.dims, keepdim=True) + self.eps)
+        elif self.mode == "variance":
+            var = torch.var(x, dim=self.dims, correction=0, keepdim=True)
+            y = x * torch.rsqrt(var + self.eps)
         else:
             var, mean = torch.var_mean(x, dim=self.dims, correction=0, keepdim=True)
             y = (x - mean) * torch.rsqrt(var + self.eps)
@@ -50,7 +57,12 @@ constexpr const char* kNormDimsSource = R"(class _NormOverDims(nn.Module):
 constexpr const char* kRmsScalingNote =
     "rms_scaling: x * rsqrt(var(x) + eps) * gamma, as Keras 3 computes it";
 
-Expected<std::vector<int>> Axes(const CallContext& call, const std::string& key, int fallback) {
+// The normalized axes, as positive indices. Sorted unless `config_order`: Keras
+// sizes gamma and beta by the axes in the order the config lists them, and then
+// reshapes (not transposes) them to the input's axis order, so a file written
+// with axis=[2, 1] holds a (W, H) gamma whose values are read in (H, W) order.
+Expected<std::vector<int>> Axes(const CallContext& call, const std::string& key, int fallback,
+                                bool config_order = false) {
   const Json& raw = call.config().Raw(key);
   std::vector<std::int64_t> axes;
   if (raw.is_null()) {
@@ -67,6 +79,7 @@ Expected<std::vector<int>> Axes(const CallContext& call, const std::string& key,
     }
     out.push_back(axis);
   }
+  if (config_order) return out;
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -163,7 +176,7 @@ class LayerNormConverter : public Converter {
   }
 
   Expected<std::vector<WeightSpec>> Weights(const CallContext& call) const override {
-    K2T_ASSIGN_OR_RETURN(auto axes, Axes(call, "axis", -1));
+    K2T_ASSIGN_OR_RETURN(auto axes, Axes(call, "axis", -1, /*config_order=*/true));
     const Shape shape = KerasParamShape(call, axes);
     std::vector<WeightSpec> specs;
     if (rms_) return std::vector<WeightSpec>{{"scale", shape}};
@@ -196,8 +209,8 @@ class LayerNormConverter : public Converter {
 
     Lowering lowering;
     const std::vector<std::int64_t> dims(p.dims.begin(), p.dims.end());
-    // Keras 3's rms_scaling divides by the variance, not the mean square: only
-    // the general module (in layer-norm mode, without beta) computes that.
+    // Keras 3's rms_scaling divides x (not x - mean) by sqrt(variance + eps): only the
+    // general module has that mode.
     if (p.trailing && !rms_scaling) {
       const std::string shape = p.param_shape.size() == 1 ? std::to_string(p.param_shape[0])
                                                           : PyTuple(p.param_shape);
@@ -214,8 +227,9 @@ class LayerNormConverter : public Converter {
       }
     } else {
       lowering.module = fmt::format(
-          "_NormOverDims({}, {}, eps={}, rms={}, weight={}, bias={})", PyTuple(p.param_shape),
-          PyTuple(dims), PythonFloat(eps), rms ? "True" : "False", has_weight ? "True" : "False",
+          "_NormOverDims({}, {}, eps={}, mode=\"{}\", weight={}, bias={})",
+          PyTuple(p.param_shape), PyTuple(dims), PythonFloat(eps),
+          rms ? "rms" : (rms_scaling ? "variance" : "layer"), has_weight ? "True" : "False",
           has_bias ? "True" : "False");
       lowering.summary = rms ? "RMS norm over dims" : "layer norm over dims";
       lowering.definitions.emplace_back("_NormOverDims", kNormDimsSource);

@@ -57,7 +57,17 @@ class RescalingConverter : public Converter {
   // A Python expression for the value, shaped to broadcast over the last Keras axis.
   static Expected<std::string> Value(const CallContext& call, const std::string& key,
                                      double fallback) {
-    const Json& raw = call.config().Raw(key);
+    const Json* value = &call.config().Raw(key);
+    // Keras 3 writes a NumPy array as {"class_name": "__numpy__", "config": {"value": ...}}.
+    if (value->is_object() && value->value("class_name", Json()) == "__numpy__") {
+      const auto config = value->find("config");
+      if (config == value->end() || !config->is_object() || !config->contains("value")) {
+        return MakeError("'{}' is a NumPy array without a value: {}", key, Abbreviate(*value));
+      }
+      value = &config->at("value");
+      if (const auto number = NumberValue(*value)) return PythonFloat(*number);
+    }
+    const Json& raw = *value;
     if (!raw.is_array()) {
       K2T_ASSIGN_OR_RETURN(double v, call.config().Float(key, fallback));
       return PythonFloat(v);

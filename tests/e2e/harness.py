@@ -189,6 +189,8 @@ class Case:
     int_inputs: {input index: exclusive upper bound} for integer inputs.
     bn_variance: range of the random moving variances (small values make epsilon matter).
     input_scale: standard deviation of float inputs (to cross activation thresholds).
+    prepare: a function editing the random inputs (list of arrays) in place before they
+        are used, to pad sequences with a masked value, for example.
     """
 
     name: str
@@ -197,6 +199,7 @@ class Case:
     int_inputs: dict = dataclasses.field(default_factory=dict)
     bn_variance: tuple = (0.5, 2.0)
     input_scale: float = 1.0
+    prepare: Callable | None = None
 
     def __repr__(self) -> str:
         return f"Case({self.name!r})"
@@ -247,6 +250,8 @@ def make_inputs(model, case: Case, rng: np.random.Generator) -> list[np.ndarray]
             inputs.append(rng.integers(0, high, size=shape).astype(dtype))
         else:
             inputs.append((case.input_scale * rng.standard_normal(shape)).astype("float32"))
+    if case.prepare is not None:
+        case.prepare(inputs)
     return inputs
 
 
