@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "config/keras1.h"
 #include "support/strings.h"
 
 namespace k2t::config {
@@ -294,6 +295,12 @@ KerasInfo DetectKeras(const ModelFile& file) {
                     file.keras_version.find("-tf") != std::string::npos;
     return info;
   }
+  if (UsesKeras1Dialect(file.model)) {
+    // Keras 1 weights-only files and some JSON files record no version.
+    info.major = 1;
+    info.tf_keras = false;
+    return info;
+  }
   info.major = LooksLikeKeras3(file.model) ? 3 : 2;
   info.tf_keras = info.major == 2;
   return info;
@@ -352,6 +359,14 @@ Expected<LayerSpec> Normalizer::Layer(const Json& object) {
     layer.config = Json::object({{"name", layer.name}});
     return layer;
   }
+  if (keras_.major == 1) {
+    // Keras 1 names (Convolution2D's nb_filter, Merge's mode) as Keras 2 ones.
+    auto rewritten = Keras1ToKeras2(written_class, config, keras_);
+    if (!rewritten.ok()) return std::move(rewritten.error().AtLayer(layer.name, written_class));
+    layer.class_name = CanonicalClassName(rewritten->class_name);
+    layer.config = CanonicalConfig(layer.class_name, std::move(rewritten->config));
+    return layer;
+  }
   layer.config = CanonicalConfig(layer.class_name, config);
   return layer;
 }
@@ -379,6 +394,11 @@ Expected<ModelSpec> Normalizer::Sequential(const Json& object) {
   const bool has_input = !model.layers.empty() && model.layers[0].class_name == "InputLayer";
   if (!has_input) {
     std::optional<Json> shape = SequentialInputShape(config, layers);
+    // Keras 1 layers may give it as input_dim, which normalisation turned into a shape.
+    if (!shape && !model.layers.empty() &&
+        At(model.layers[0].config, "batch_input_shape").is_array()) {
+      shape = At(model.layers[0].config, "batch_input_shape");
+    }
     if (!shape && !model.layers.empty() && model.layers[0].model) {
       // A nested model first: the input is the nested model's input.
       const ModelSpec& inner = *model.layers[0].model;

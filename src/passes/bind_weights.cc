@@ -14,6 +14,7 @@
 #include <map>
 
 #include "passes/conversion.h"
+#include "readers/legacy_weights.h"
 #include "support/strings.h"
 
 namespace k2t::passes {
@@ -177,6 +178,8 @@ Expected<std::vector<WeightRef>> Binder::V3(const ir::Layer& layer,
 
 Status Binder::Run() {
   const bool legacy = source_.layout() == WeightLayout::kLegacy;
+  const bool keras1 = c_.model.keras.major == 1;
+  const bool theano = c_.model.keras.backend == "theano";
   if (legacy) K2T_RETURN_IF_ERROR(PreparePositional());
 
   for (const ir::Layer& layer : c_.graph.layers) {
@@ -189,6 +192,13 @@ Status Binder::Run() {
 
     auto found = legacy ? Legacy(layer, specs.size()) : V3(layer, specs, all);
     if (!found.ok()) return AtLayer(std::move(found).error(), layer);
+    if (legacy && !all) {
+      // Keras 1 layouts and Theano kernels, converted as Keras 2 loaded them.
+      const LegacyWeightsContext context{keras1, theano || (keras1 && LooksTheanoNamed(*found))};
+      found = PreprocessLegacyWeights(layer.class_name, layer.config(), context,
+                                      std::move(*found));
+      if (!found.ok()) return AtLayer(std::move(found).error(), layer);
+    }
     if (!all) {
       auto status = CheckShapes(specs, *found);
       if (!status.ok()) return AtLayer(std::move(status).error(), layer);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "readers/legacy_weights.h"
 #include "support/strings.h"
 
 namespace k2t {
@@ -177,6 +178,7 @@ std::optional<std::string> WeightSource::VarsName(const std::string& path) const
 }
 
 Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
+  if (ref.derived) return ReadDerived(*this, ref);
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
   // Keras writes contiguous, uncompressed data, so no tensor can be larger than its file.

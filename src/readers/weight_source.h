@@ -28,11 +28,16 @@ namespace k2t {
 
 enum class WeightLayout { kLegacy, kV3 };
 
+struct DerivedWeight;
+
 struct WeightRef {
   std::string name;          // as the file names it ("dense/kernel:0", or "0" in v3)
   std::string dataset_path;  // absolute HDF5 path of the dataset
   Shape shape;
   DType dtype = DType::kF32;
+  // Set when the tensor is computed from others (an old layout read as a
+  // Keras 2 one, legacy_weights.h) instead of read from dataset_path.
+  std::shared_ptr<const DerivedWeight> derived;
 };
 
 class WeightSource {

@@ -1,0 +1,195 @@
+//===- readers/legacy_weights.cc - Old weight layouts read as Keras 2 ones --===//
+#include "readers/legacy_weights.h"
+
+#include <memory>
+#include <set>
+
+#include "support/strings.h"
+
+namespace k2t {
+namespace {
+
+Shape Permuted(const Shape& shape, const std::vector<int>& perm) {
+  Shape out;
+  for (int axis : perm) out.push_back(shape[static_cast<std::size_t>(axis)]);
+  return out;
+}
+
+// A reference to `parts` concatenated on their last axis, then permuted,
+// reshaped and flipped; its name and shape are what Keras 2 would show.
+WeightRef Derive(std::vector<WeightRef> parts, std::vector<int> permute, Shape reshape,
+                 std::vector<int> flip, const std::string& name) {
+  WeightRef ref;
+  ref.name = name;
+  ref.dtype = parts[0].dtype;
+  ref.dataset_path = parts[0].dataset_path;
+  Shape shape = parts[0].shape;
+  for (std::size_t i = 1; i < parts.size(); ++i) shape.back() += parts[i].shape.back();
+  if (!permute.empty()) shape = Permuted(shape, permute);
+  if (!reshape.empty()) shape = reshape;
+  ref.shape = shape;
+  auto derived = std::make_shared<DerivedWeight>();
+  derived->parts = std::move(parts);
+  derived->permute = std::move(permute);
+  derived->reshape = std::move(reshape);
+  derived->flip = std::move(flip);
+  ref.derived = std::move(derived);
+  return ref;
+}
+
+WeightRef Transposed(const WeightRef& ref, std::vector<int> perm) {
+  return Derive({ref}, std::move(perm), {}, {}, ref.name);
+}
+
+const Json& At(const Json& config, const char* key) {
+  static const Json null;
+  if (!config.is_object()) return null;
+  const auto it = config.find(key);
+  return it == config.end() ? null : *it;
+}
+
+bool ChannelsFirst(const Json& config) {
+  const Json& format = At(config, "data_format");
+  return format.is_string() && format.get<std::string>() == "channels_first";
+}
+
+std::int64_t IntAt(const Json& config, const char* key, std::size_t index = 0) {
+  const Json& value = At(config, key);
+  if (value.is_number_integer()) return value.get<std::int64_t>();
+  if (value.is_array() && value.size() > index && value[index].is_number_integer()) {
+    return value[index].get<std::int64_t>();
+  }
+  return -1;
+}
+
+// Keras 1 kept one array per gate and per kind (kernel, recurrent, bias);
+// Keras 2 concatenates each kind in its own gate order. `order` lists, for
+// each Keras 2 gate, the Keras 1 gate index.
+std::vector<WeightRef> MergeGates(const std::vector<WeightRef>& weights,
+                                  const std::vector<int>& order) {
+  static const char* kinds[] = {"kernel", "recurrent_kernel", "bias"};
+  std::vector<WeightRef> merged;
+  for (int kind = 0; kind < 3; ++kind) {
+    std::vector<WeightRef> parts;
+    for (int gate : order) parts.push_back(weights[static_cast<std::size_t>(gate * 3 + kind)]);
+    merged.push_back(Derive(std::move(parts), {}, {}, {}, kinds[kind]));
+  }
+  return merged;
+}
+
+Expected<std::vector<WeightRef>> Keras1Layouts(const std::string& cls, const Json& config,
+                                               std::vector<WeightRef> w) {
+  if (w.empty()) return w;
+  const std::size_t rank = w[0].shape.size();
+  if (cls == "Conv1D" && rank == 4) {
+    const std::int64_t k = IntAt(config, "kernel_size");
+    const std::int64_t filters = IntAt(config, "filters");
+    const Shape& s = w[0].shape;
+    if (s[0] != k || s[1] != 1 || s[3] != filters) {
+      // Keras 1.1 and older: (filters, input_dim, filter_length, 1).
+      if (s[0] != filters || s[2] != k || s[3] != 1) {
+        return MakeError("Keras 1 Conv1D kernel has shape {}, which is neither "
+                         "(length, 1, in, filters) nor (filters, in, length, 1)",
+                         FormatList(s));
+      }
+      w[0] = Transposed(w[0], {2, 3, 1, 0});
+    }
+    const Shape& t = w[0].shape;  // (length, 1, in, filters)
+    w[0] = Derive({w[0]}, {}, {t[0], t[2], t[3]}, {}, w[0].name);
+  } else if (cls == "Conv2D" && rank == 4 && ChannelsFirst(config)) {
+    w[0] = Transposed(w[0], {2, 3, 1, 0});  // (filters, in, rows, cols) -> (rows, cols, in, filters)
+  } else if (cls == "Conv2DTranspose" && rank == 4) {
+    w[0] = Transposed(w[0], ChannelsFirst(config) ? std::vector<int>{2, 3, 0, 1}
+                                                  : std::vector<int>{0, 1, 3, 2});
+  } else if (cls == "Conv3D" && rank == 5 && ChannelsFirst(config)) {
+    w[0] = Transposed(w[0], {2, 3, 4, 1, 0});
+  } else if (cls == "LSTM" && w.size() == 12) {
+    w = MergeGates(w, {0, 2, 1, 3});  // stored i, c, f, o; Keras 2 wants i, f, c, o
+  } else if (cls == "GRU" && w.size() == 9) {
+    w = MergeGates(w, {0, 1, 2});  // z, r, h in both
+  } else if (cls == "ConvLSTM2D" && w.size() == 12) {
+    w = MergeGates(w, {0, 2, 1, 3});
+    if (ChannelsFirst(config)) {
+      w[0] = Transposed(w[0], {2, 3, 1, 0});
+      w[1] = Transposed(w[1], {2, 3, 1, 0});
+    }
+  }
+  return w;
+}
+
+// Theano convolved, other backends correlate: reverse every kernel axis but
+// the last two (Keras 2's conv_utils.convert_kernel).
+std::vector<WeightRef> FlipKernels(const std::string& cls, std::vector<WeightRef> w) {
+  static const std::set<std::string> convs = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
+                                              "ConvLSTM2D"};
+  if (!convs.count(cls)) return w;
+  const std::size_t kernels = cls == "ConvLSTM2D" ? 2 : 1;
+  for (std::size_t i = 0; i < kernels && i < w.size(); ++i) {
+    std::vector<int> axes;
+    for (std::size_t a = 0; a + 2 < w[i].shape.size(); ++a) axes.push_back(static_cast<int>(a));
+    w[i] = Derive({w[i]}, {}, {}, axes, w[i].name);
+  }
+  return w;
+}
+
+}  // namespace
+
+Expected<Tensor> ReadDerived(const WeightSource& source, const WeightRef& ref) {
+  const DerivedWeight& d = *ref.derived;
+  std::vector<Tensor> parts;
+  for (const WeightRef& part : d.parts) {
+    K2T_ASSIGN_OR_RETURN(Tensor t, source.Read(part));
+    if (t.shape() != part.shape || t.dtype() != d.parts[0].dtype) {
+      return MakeError("weight '{}' changed shape or type while being read", part.name);
+    }
+    parts.push_back(std::move(t));
+  }
+  Tensor out = parts.size() == 1
+                   ? std::move(parts[0])
+                   : Tensor::Concat(parts, static_cast<int>(parts[0].shape().size()) - 1);
+  if (!d.permute.empty()) out = out.Permute(d.permute);
+  if (!d.reshape.empty()) out = out.Reshape(d.reshape);
+  if (!d.flip.empty()) out = out.Flip(d.flip);
+  return out;
+}
+
+Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& cls,
+                                                         const Json& config,
+                                                         const LegacyWeightsContext& context,
+                                                         std::vector<WeightRef> weights) {
+  if (!context.keras1 && !context.theano) return weights;
+  const Json& inner = At(At(config, "layer"), "config");
+  const Json& inner_class = At(At(config, "layer"), "class_name");
+  if ((cls == "TimeDistributed" || cls == "Bidirectional") && inner_class.is_string()) {
+    const std::string inner_cls = inner_class.get<std::string>();
+    if (cls == "TimeDistributed") {
+      return PreprocessLegacyWeights(inner_cls, inner, context, std::move(weights));
+    }
+    // Forward weights, then backward, half and half.
+    const std::size_t half = weights.size() / 2;
+    std::vector<WeightRef> forward(weights.begin(), weights.begin() + half);
+    std::vector<WeightRef> backward(weights.begin() + half, weights.end());
+    K2T_ASSIGN_OR_RETURN(forward, PreprocessLegacyWeights(inner_cls, inner, context,
+                                                          std::move(forward)));
+    K2T_ASSIGN_OR_RETURN(backward, PreprocessLegacyWeights(inner_cls, inner, context,
+                                                           std::move(backward)));
+    forward.insert(forward.end(), backward.begin(), backward.end());
+    return forward;
+  }
+  if (context.keras1) {
+    K2T_ASSIGN_OR_RETURN(weights, Keras1Layouts(cls, config, std::move(weights)));
+  }
+  if (context.theano) weights = FlipKernels(cls, std::move(weights));
+  return weights;
+}
+
+bool LooksTheanoNamed(const std::vector<WeightRef>& weights) {
+  if (weights.empty()) return false;
+  for (const WeightRef& ref : weights) {
+    const auto colon = ref.name.rfind(':');
+    if (colon != std::string::npos && colon + 1 < ref.name.size()) return false;
+  }
+  return true;
+}
+
+}  // namespace k2t

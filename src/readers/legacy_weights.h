@@ -1,0 +1,51 @@
+//===- readers/legacy_weights.h - Old weight layouts read as Keras 2 ones ---===//
+//
+// Keras 1 stored some layers' weights differently from Keras 2 (LSTM as 12
+// arrays in i, c, f, o order, GRU as 9, 'th' convolution kernels as
+// (filters, in, rows, cols), Conv1D kernels 4-D), and Theano computed true
+// convolutions, so its kernels are flipped relative to every other backend.
+// Keras 2 converted these when loading (tf-keras saving/legacy/hdf5_format.py
+// preprocess_weights_for_loading; Keras 2.2.4 engine/saving.py for the
+// Theano flip). Here the same conversions produce *derived* weight
+// references: the converters see Keras 2 names, shapes and order, and the
+// tensors are assembled only when they are written.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "readers/weight_source.h"
+#include "support/json.h"
+
+namespace k2t {
+
+// How a derived weight is computed: its parts concatenated along their last
+// axis, then permuted, then reshaped, then reversed along `flip`.
+struct DerivedWeight {
+  std::vector<WeightRef> parts;
+  std::vector<int> permute;
+  Shape reshape;
+  std::vector<int> flip;
+};
+
+Expected<Tensor> ReadDerived(const WeightSource& source, const WeightRef& ref);
+
+struct LegacyWeightsContext {
+  bool keras1 = false;  // the weights were written by Keras 1
+  bool theano = false;  // ... by a Theano backend (kernels flipped)
+};
+
+// The weights of one layer (Keras class and canonical config) as Keras 2
+// would hold them after loading the file. Unchanged when nothing applies.
+Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& class_name,
+                                                         const Json& config,
+                                                         const LegacyWeightsContext& context,
+                                                         std::vector<WeightRef> weights);
+
+// True when Keras 1 weight names look written by Theano: TensorFlow names its
+// variables "name:0", Theano keeps the bare name Keras gave.
+bool LooksTheanoNamed(const std::vector<WeightRef>& weights);
+
+}  // namespace k2t
