@@ -70,6 +70,42 @@ int UsageError(int argc, char** argv, std::string what) {
   return kError;
 }
 
+// A cap is a whole number above zero; CLI11's own range check would print
+// the range of a double.
+const CLI::Validator kPositive(
+    [](std::string& text) -> std::string {
+      const bool digits = !text.empty() && text.size() <= 19 &&
+                          text.find_first_not_of("0123456789") == std::string::npos;
+      if (digits && text.find_first_not_of('0') != std::string::npos) return "";
+      return fmt::format("expected a whole number above 0, not '{}'", text);
+    },
+    "N");
+
+// The caps on what a file may declare, as --max-* options of `command`.
+void AddLimitOptions(CLI::App* command, k2t::Limits& limits) {
+  const char* group = "Limits on hostile files (raise them for very large models)";
+  command->add_option(k2t::kJsonBytesFlag, limits.json_bytes, "bytes of config JSON")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kJsonDepthFlag, limits.json_depth, "nesting depth of config JSON")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kZipMemberBytesFlag, limits.zip_member_bytes,
+                      "unpacked bytes of one .keras zip member")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kZipRatioFlag, limits.zip_ratio,
+                      "unpacked / packed size of one .keras zip member")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kLayersFlag, limits.layers, "layers, nested models' included")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kNodesFlag, limits.nodes, "layer calls once nested models are inlined")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kTensorElementsFlag, limits.tensor_elements,
+                      "elements of one weight tensor")
+      ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kDatasetRatioFlag, limits.dataset_ratio,
+                      "bytes of one HDF5 weight / bytes of its file")
+      ->group(group)->capture_default_str()->check(kPositive);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,11 +128,13 @@ int main(int argc, char** argv) {
                       "axis order at the model's inputs and outputs: torch (NCHW) or keras (NHWC)")
       ->check(CLI::IsMember({"torch", "keras"}));
   convert->add_flag("--force", options.force, "replace a non-empty output directory");
+  AddLimitOptions(convert, options.limits);
 
   auto* inspect = app.add_subcommand("inspect", "print a summary of the model's layers");
   inspect->add_option("model", model, "Keras model file")->required();
   inspect->add_option("--weights", options.weights_path, "weights file for a JSON architecture");
   inspect->add_option("--custom", options.custom_path, "JSON mapping for custom layer classes");
+  AddLimitOptions(inspect, options.limits);
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/error.h"
+#include "support/limits.h"
 
 namespace k2t {
 
@@ -21,6 +22,7 @@ struct ConvertOptions {
   std::string custom_path;   // custom-layer mapping file (--custom)
   bool keras_io_layout = false;  // keep Keras's axis order at the inputs and outputs
   bool force = false;            // replace a non-empty output directory
+  Limits limits;                 // caps on what the file may declare (--max-*)
 };
 
 struct ConvertResult {

@@ -22,6 +22,7 @@
 #include "keras2torch/keras2torch.h"
 #include "layers/registry.h"
 #include "passes/conversion.h"
+#include "readers/hdf5.h"
 #include "readers/model_file.h"
 #include "support/strings.h"
 
@@ -41,6 +42,11 @@ Expected<std::unique_ptr<Pipeline>> Load(const std::string& path, const ConvertO
   auto pipeline = std::make_unique<Pipeline>();
   ReadOptions read;
   read.weights_path = options.weights_path;
+  read.zip.max_member_bytes = options.limits.zip_member_bytes;
+  read.zip.max_ratio = options.limits.zip_ratio;
+  read.json.max_bytes = options.limits.json_bytes;
+  read.json.max_depth = options.limits.json_depth;
+  read.limits = options.limits;
   K2T_ASSIGN_OR_RETURN(pipeline->file, ReadModelFile(path, read));
   if (!options.custom_path.empty()) {
     K2T_ASSIGN_OR_RETURN(pipeline->custom, layers::ReadCustomMappings(options.custom_path));
@@ -50,7 +56,7 @@ Expected<std::unique_ptr<Pipeline>> Load(const std::string& path, const ConvertO
   c.options.io_layout = options.keras_io_layout ? passes::IoLayout::kKeras : passes::IoLayout::kTorch;
   c.options.custom = options.custom_path.empty() ? nullptr : &pipeline->custom;
   K2T_ASSIGN_OR_RETURN(c.model, config::Normalize(pipeline->file));
-  K2T_ASSIGN_OR_RETURN(c.graph, ir::BuildGraph(c.model.model));
+  K2T_ASSIGN_OR_RETURN(c.graph, ir::BuildGraph(c.model.model, options.limits));
   if (c.graph.nodes.empty()) return MakeError("the model has no layers to convert");
   return pipeline;
 }
@@ -95,6 +101,21 @@ std::vector<SafetensorsEntry> WeightEntries(const passes::Conversion& c,
     }
   }
   return entries;
+}
+
+// Every parameter's shape is checked before the first one is made: one made
+// from the config alone (no weights read) is allocated at the size it declares.
+Status CheckParameterSizes(const passes::Conversion& c, const Limits& limits) {
+  for (const ir::Layer& layer : c.graph.layers) {
+    const auto id = static_cast<std::size_t>(layer.id);
+    if (id >= c.lowerings.size()) continue;
+    for (const layers::Param& param : c.lowerings[id].params) {
+      const std::string what = fmt::format("parameter '{}'", PrintableText(param.key));
+      Status status = h5::CheckElementCount(what, param.shape, limits.tensor_elements);
+      if (!status.ok()) return passes::AtLayer(std::move(status).error(), layer);
+    }
+  }
+  return Status::Ok();
 }
 
 Status WriteText(const fs::path& path, const std::string& text) {
@@ -186,6 +207,7 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
     K2T_ASSIGN_OR_RETURN(auto pipeline, Load(model_path, options));
     passes::Conversion& c = pipeline->conversion;
     K2T_RETURN_IF_ERROR(RunPasses(c));
+    K2T_RETURN_IF_ERROR(CheckParameterSizes(c, options.limits));
     EmitOptions emit;
     emit.source_name = fs::path(model_path).filename().string();
     emit.tool_version = kVersion;

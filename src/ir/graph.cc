@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <queue>
 #include <set>
 #include <tuple>
 
@@ -16,7 +17,7 @@ using TensorKey = std::tuple<std::string, int, int>;
 
 class Builder {
  public:
-  explicit Builder(Graph& graph) : graph_(graph) {}
+  Builder(Graph& graph, const Limits& limits) : graph_(graph), limits_(limits) {}
 
   // Adds the nodes of `model` to the graph. `inputs` feed the model's inputs
   // (empty at the top level, where graph inputs are created instead).
@@ -30,6 +31,7 @@ class Builder {
                bool inside_nested);
 
   Graph& graph_;
+  const Limits& limits_;
   std::map<const config::LayerSpec*, int> layer_ids_;
 };
 
@@ -94,6 +96,12 @@ Error StuckError(const std::map<CallKey, const config::LayerSpec*>& waiting,
     const config::LayerSpec* spec = waiting.at(current);
     const auto missing =
         MissingInput(spec->calls[static_cast<std::size_t>(current.second)], produced);
+    if (!missing) {
+      // Every input exists, so the scheduler should have run it: a bug, not bad input.
+      Error error = MakeError("internal error: call {} was never scheduled", current.second);
+      error.AtLayer(spec->name, spec->class_name);
+      return error;
+    }
     const CallKey next = {missing->layer, missing->node};
     if (!waiting.count(next)) {
       Error error = MakeError("its input from layer '{}' (call {}, tensor {}) is never computed",
@@ -103,6 +111,15 @@ Error StuckError(const std::map<CallKey, const config::LayerSpec*>& waiting,
     }
     current = next;
   }
+}
+
+// Layers of the model and of every nested model, as the config lists them.
+std::int64_t CountLayers(const config::ModelSpec& model) {
+  std::int64_t count = 0;
+  for (const config::LayerSpec& layer : model.layers) {
+    count += layer.model ? 1 + CountLayers(*layer.model) : 1;
+  }
+  return count;
 }
 
 }  // namespace
@@ -253,66 +270,115 @@ Expected<std::vector<int>> Builder::Model(const config::ModelSpec& model,
     }
   }
   for (const auto& ref : model.outputs) note_ref(ref);
+  // The shapes Keras 3 recorded, by tensor; the last one written wins.
+  std::map<TensorKey, const config::RecordedShape*> recorded_shapes;
+  for (const auto& [ref, shape] : model.recorded_shapes) {
+    recorded_shapes[{ref.layer, ref.node, ref.tensor}] = &shape;
+  }
 
-  while (!pending.empty()) {
-    bool progress = false;
-    std::vector<Pending> waiting;
-    for (const Pending& item : pending) {
-      const config::LayerSpec& spec = *item.spec;
-      const config::CallSpec& call = spec.calls[static_cast<std::size_t>(item.call)];
-      if (!ready(call)) {
-        waiting.push_back(item);
-        continue;
-      }
-      progress = true;
-      std::vector<int> input_values;
-      for (const auto& ref : call.inputs) {
-        input_values.push_back(produced[{ref.layer, ref.node, ref.tensor}]);
-      }
-
-      if (spec.model) {
-        // A nested model: inline its graph over these inputs.
-        auto outputs = Model(*spec.model, scope + spec.name + "/",
-                             nested ? legacy_group : spec.name, ChildPath(v3_child, spec.name),
-                             input_values);
-        if (!outputs.ok()) return std::move(outputs.error().AtLayer(spec.name, spec.class_name));
-        for (std::size_t t = 0; t < outputs->size(); ++t) {
-          produced[{spec.name, item.call, static_cast<int>(t)}] = (*outputs)[t];
-        }
-        continue;
-      }
-
-      const int layer_id =
-          LayerFor(spec, scope, legacy_group, ChildPath(v3_child, spec.name), nested);
-      Node node;
-      node.id = static_cast<int>(graph_.nodes.size());
-      node.layer = layer_id;
-      node.call_index = item.call;
-      node.call = &call;
-      node.inputs = input_values;
-      for (const auto& [key, ref] : call.tensor_kwargs) {
-        node.tensor_kwargs.emplace_back(key, produced[{ref.layer, ref.node, ref.tensor}]);
-      }
-      const int count = std::max(1, output_count[{spec.name, item.call}]);
-      for (int t = 0; t < count; ++t) {
-        const int value = graph_.NewValue(node.id, t, scope + spec.name);
-        for (const auto& [ref, shape] : model.recorded_shapes) {
-          if (ref == config::TensorRef{spec.name, item.call, t}) {
-            graph_.value(value).recorded_shape = shape;
-          }
-        }
-        node.outputs.push_back(value);
-        produced[{spec.name, item.call, t}] = value;
-      }
-      graph_.layers[static_cast<std::size_t>(layer_id)].nodes.push_back(node.id);
-      graph_.nodes.push_back(std::move(node));
+  // Calls run in the order of repeated passes over the list, each pass
+  // running every call whose inputs exist by then; what never runs is part of
+  // a cycle or waits on a tensor nobody produces. Passes are not rescanned:
+  // a call's pass follows from the pass of the call that completes its inputs
+  // (the same pass if that call comes earlier in the list, else the next),
+  // and a heap keyed by (pass, position) replays exactly that order. Hostile
+  // list orders would make rescanning quadratic.
+  std::map<CallKey, std::size_t> position;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    position[{pending[i].spec->name, pending[i].call}] = i;
+  }
+  std::vector<int> missing(pending.size(), 0);
+  std::vector<int> pass(pending.size(), 1);
+  std::vector<std::vector<std::size_t>> waiters(pending.size());
+  std::vector<bool> done(pending.size(), false);
+  using Slot = std::pair<int, std::size_t>;  // (pass, position)
+  std::priority_queue<Slot, std::vector<Slot>, std::greater<Slot>> runnable;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    const config::LayerSpec& spec = *pending[i].spec;
+    const config::CallSpec& call = spec.calls[static_cast<std::size_t>(pending[i].call)];
+    auto wait_for = [&](const config::TensorRef& ref) {
+      if (produced.count({ref.layer, ref.node, ref.tensor})) return;
+      ++missing[i];
+      const auto producer = position.find({ref.layer, ref.node});
+      if (producer != position.end()) waiters[producer->second].push_back(i);
+    };
+    for (const auto& ref : call.inputs) wait_for(ref);
+    for (const auto& [key, ref] : call.tensor_kwargs) wait_for(ref);
+    if (missing[i] == 0) runnable.push({1, i});
+  }
+  auto notify = [&](std::size_t finished) {
+    for (std::size_t waiter : waiters[finished]) {
+      pass[waiter] = std::max(pass[waiter], pass[finished] + (finished > waiter ? 1 : 0));
+      if (--missing[waiter] == 0) runnable.push({pass[waiter], waiter});
     }
-    if (!progress) {
-      std::map<CallKey, const config::LayerSpec*> stuck;
-      for (const Pending& item : waiting) stuck[{item.spec->name, item.call}] = item.spec;
-      return StuckError(stuck, {waiting.front().spec->name, waiting.front().call}, produced);
+  };
+
+  while (!runnable.empty()) {
+    const std::size_t index = runnable.top().second;
+    runnable.pop();
+    const Pending& item = pending[index];
+    const config::LayerSpec& spec = *item.spec;
+    const config::CallSpec& call = spec.calls[static_cast<std::size_t>(item.call)];
+    // A nested model may make fewer outputs than a reference asks for.
+    if (!ready(call)) continue;
+    done[index] = true;
+    std::vector<int> input_values;
+    for (const auto& ref : call.inputs) {
+      input_values.push_back(produced[{ref.layer, ref.node, ref.tensor}]);
     }
-    pending = std::move(waiting);
+
+    if (spec.model) {
+      // A nested model: inline its graph over these inputs.
+      auto outputs = Model(*spec.model, scope + spec.name + "/",
+                           nested ? legacy_group : spec.name, ChildPath(v3_child, spec.name),
+                           input_values);
+      if (!outputs.ok()) return std::move(outputs.error().AtLayer(spec.name, spec.class_name));
+      for (std::size_t t = 0; t < outputs->size(); ++t) {
+        produced[{spec.name, item.call, static_cast<int>(t)}] = (*outputs)[t];
+      }
+      notify(index);
+      continue;
+    }
+
+    // Each call of a nested model inlines its nodes again, so a few
+    // kilobytes of config can ask for billions of nodes: count as they come.
+    if (static_cast<std::int64_t>(graph_.nodes.size()) >= limits_.nodes) {
+      return MakeError("the model makes more layer calls than the limit of {} {}",
+                       limits_.nodes, RaiseWith(kNodesFlag));
+    }
+    const int layer_id =
+        LayerFor(spec, scope, legacy_group, ChildPath(v3_child, spec.name), nested);
+    Node node;
+    node.id = static_cast<int>(graph_.nodes.size());
+    node.layer = layer_id;
+    node.call_index = item.call;
+    node.call = &call;
+    node.inputs = input_values;
+    for (const auto& [key, ref] : call.tensor_kwargs) {
+      node.tensor_kwargs.emplace_back(key, produced[{ref.layer, ref.node, ref.tensor}]);
+    }
+    const int count = std::max(1, output_count[{spec.name, item.call}]);
+    for (int t = 0; t < count; ++t) {
+      const int value = graph_.NewValue(node.id, t, scope + spec.name);
+      const auto recorded = recorded_shapes.find({spec.name, item.call, t});
+      if (recorded != recorded_shapes.end()) {
+        graph_.value(value).recorded_shape = *recorded->second;
+      }
+      node.outputs.push_back(value);
+      produced[{spec.name, item.call, t}] = value;
+    }
+    graph_.layers[static_cast<std::size_t>(layer_id)].nodes.push_back(node.id);
+    graph_.nodes.push_back(std::move(node));
+    notify(index);
+  }
+  std::vector<Pending> waiting;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (!done[i]) waiting.push_back(pending[i]);
+  }
+  if (!waiting.empty()) {
+    std::map<CallKey, const config::LayerSpec*> stuck;
+    for (const Pending& item : waiting) stuck[{item.spec->name, item.call}] = item.spec;
+    return StuckError(stuck, {waiting.front().spec->name, waiting.front().call}, produced);
   }
 
   std::vector<int> outputs;
@@ -359,11 +425,16 @@ int Graph::AddSyntheticLayer(config::LayerSpec spec, const std::string& scope) {
   return layer.id;
 }
 
-Expected<Graph> BuildGraph(const config::ModelSpec& model) {
+Expected<Graph> BuildGraph(const config::ModelSpec& model, const Limits& limits) {
+  const std::int64_t layers = CountLayers(model);
+  if (layers > limits.layers) {
+    return MakeError("the model has {} layers, more than the limit of {} {}", layers,
+                     limits.layers, RaiseWith(kLayersFlag));
+  }
   Graph graph;
   graph.model_name = model.name;
   graph.model_class = model.class_name;
-  Builder builder(graph);
+  Builder builder(graph, limits);
   K2T_ASSIGN_OR_RETURN(graph.outputs, builder.Model(model, "", "", "", {}));
   graph.output_names = model.output_names;
 

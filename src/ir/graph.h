@@ -16,6 +16,7 @@
 
 #include "config/model_spec.h"
 #include "support/json.h"
+#include "support/limits.h"
 #include "support/tensor.h"
 
 namespace k2t::ir {
@@ -120,7 +121,8 @@ struct Graph {
 bool SameElementOrder(const std::vector<int>& order, const Shape& shape);
 
 // Builds the graph of a normalized model, inlining nested models. Fails on
-// references to missing layers, cycles and layers that are never reachable.
-Expected<Graph> BuildGraph(const config::ModelSpec& model);
+// references to missing layers, cycles and layers that are never reachable,
+// and when the model has more layers or calls than `limits` allow.
+Expected<Graph> BuildGraph(const config::ModelSpec& model, const Limits& limits = {});
 
 }  // namespace k2t::ir

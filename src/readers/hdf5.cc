@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "support/limits.h"
 #include "support/strings.h"
 
 namespace k2t::h5 {
@@ -414,17 +415,43 @@ Expected<DType> Dataset::ReadDType() const {
   return dtype;
 }
 
-Expected<Tensor> Dataset::Read(std::uint64_t max_bytes) const {
+Status CheckElementCount(const std::string& what, const Shape& shape,
+                         std::int64_t max_elements) {
+  auto count = ElementCount(shape);
+  if (!count.ok()) {
+    return MakeError("{} has shape {}, whose element count overflows", what, FormatList(shape));
+  }
+  if (*count > max_elements) {
+    return MakeError("{} has {} elements, more than the limit of {} {}", what, *count,
+                     max_elements, RaiseWith(kTensorElementsFlag));
+  }
+  return Status::Ok();
+}
+
+Expected<Tensor> Dataset::Read(const ReadLimits& limits) const {
   K2T_ASSIGN_OR_RETURN(Shape shape, ReadShape());
   K2T_ASSIGN_OR_RETURN(DType dtype, ReadDType());
-  K2T_ASSIGN_OR_RETURN(std::int64_t count, ElementCount(shape));
-  const std::uint64_t bytes = static_cast<std::uint64_t>(count) * DTypeSize(dtype);
-  if (count > 0 && bytes / static_cast<std::uint64_t>(count) != DTypeSize(dtype)) {
-    return MakeError("dataset '{}' is too large to read", path_);
+  const std::string what = fmt::format("dataset '{}'", PrintableText(path_));
+  K2T_RETURN_IF_ERROR(CheckElementCount(what, shape, limits.max_elements));
+  const auto count = static_cast<std::uint64_t>(ElementCount(shape).value());
+  // Both factors are below 2^63 and 2^4, and the element cap keeps the
+  // product far from overflow unless the cap itself is raised near 2^60.
+  const std::uint64_t bytes = count * DTypeSize(dtype);
+  if (count > 0 && bytes / count != DTypeSize(dtype)) {
+    return MakeError("{} is too large to read", what);
   }
+  // Keras writes contiguous, uncompressed data, so no tensor is larger than its file.
+  const std::uint64_t max_bytes =
+      limits.ratio > 0 && limits.file_bytes > UINT64_MAX / limits.ratio
+          ? UINT64_MAX
+          : limits.file_bytes * limits.ratio;
   if (bytes > max_bytes) {
-    return MakeError("dataset '{}' declares {} bytes, more than the file can hold ({} bytes)",
-                     path_, bytes, max_bytes);
+    if (limits.ratio == 1) {
+      return MakeError("{} declares {} bytes, more than the file can hold ({} bytes) {}", what,
+                       bytes, limits.file_bytes, RaiseWith(kDatasetRatioFlag));
+    }
+    return MakeError("{} declares {} bytes, more than {} times the size of its file ({} bytes) {}",
+                     what, bytes, limits.ratio, limits.file_bytes, RaiseWith(kDatasetRatioFlag));
   }
   Tensor tensor(dtype, shape);
   if (count == 0) return tensor;

@@ -40,14 +40,27 @@ class Id {
   herr_t (*close_)(hid_t) = nullptr;
 };
 
+// What one dataset read may allocate.
+struct ReadLimits {
+  std::uint64_t file_bytes = 0;  // the size of the file holding the dataset
+  std::uint64_t ratio = 1;       // the dataset may hold up to ratio * file_bytes
+  std::int64_t max_elements = std::int64_t{1} << 32;
+};
+
+// Checks a declared shape before anything is allocated for it: the element
+// count must not overflow and must stay within `max_elements`.
+Status CheckElementCount(const std::string& what, const Shape& shape,
+                         std::int64_t max_elements);
+
 class Dataset {
  public:
   Dataset(Id id, std::string path) : id_(std::move(id)), path_(std::move(path)) {}
   const std::string& path() const { return path_; }
   Expected<Shape> ReadShape() const;
   Expected<DType> ReadDType() const;
-  // Reads the whole dataset. `max_bytes` bounds what a corrupt header may ask for.
-  Expected<Tensor> Read(std::uint64_t max_bytes) const;
+  // Reads the whole dataset, after checking what its header declares against
+  // `limits`, so that a corrupt or hostile header allocates nothing.
+  Expected<Tensor> Read(const ReadLimits& limits) const;
   Expected<std::string> ReadStringAttribute(const std::string& name) const;
   bool HasAttribute(const std::string& name) const;
 

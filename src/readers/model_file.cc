@@ -83,8 +83,8 @@ Expected<std::string> ReadText(const std::string& path, const JsonLimits& limits
   const auto size = std::filesystem::file_size(path, code);
   if (code) return MakeError("cannot read the file");
   if (size > limits.max_bytes) {
-    return MakeError("the file is {} bytes, more than the JSON limit of {} bytes", size,
-                     limits.max_bytes);
+    return MakeError("the file is {} bytes, more than the JSON limit of {} bytes {}", size,
+                     limits.max_bytes, RaiseWith(kJsonBytesFlag));
   }
   std::ifstream in(path, std::ios::binary);
   std::string text(size, '\0');
@@ -147,7 +147,7 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
 
   const std::string weights_path = options.weights_path.empty() ? path : options.weights_path;
   if (!options.weights_path.empty() || root.HasGroup("model_weights")) {
-    auto weights = WeightSource::OpenFile(weights_path);
+    auto weights = WeightSource::OpenFile(weights_path, options.limits);
     if (!weights.ok()) return std::move(weights.error().InFile(weights_path));
     model.weights = std::move(*weights);
   }
@@ -160,16 +160,17 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
 // The weights member read in place when it is stored uncompressed (as Keras
 // writes it), so memory stays near one tensor; otherwise unpacked in memory.
 Expected<std::unique_ptr<WeightSource>> OpenZippedWeights(const std::string& path,
-                                                          const ZipArchive& archive) {
+                                                          const ZipArchive& archive,
+                                                          const Limits& limits) {
   auto mapped = MappedFile::Open(path);
   if (mapped.ok()) {
     K2T_ASSIGN_OR_RETURN(auto range,
                          FindStoredZipMember((*mapped)->data(), (*mapped)->size(),
                                              "model.weights.h5"));
-    if (range) return WeightSource::OpenMapped(std::move(*mapped), *range);
+    if (range) return WeightSource::OpenMapped(std::move(*mapped), *range, limits);
   }
   K2T_ASSIGN_OR_RETURN(auto image, archive.Read("model.weights.h5"));
-  return WeightSource::OpenImage(std::move(image));
+  return WeightSource::OpenImage(std::move(image), limits);
 }
 
 Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& options) {
@@ -200,7 +201,7 @@ Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& opt
   }
 
   if (!options.weights_path.empty()) {
-    auto weights = WeightSource::OpenFile(options.weights_path);
+    auto weights = WeightSource::OpenFile(options.weights_path, options.limits);
     if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
     model.weights = std::move(*weights);
     return model;
@@ -211,7 +212,7 @@ Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& opt
                      "with the default weights format (model.weights.h5)");
   }
   if (archive.Has("model.weights.h5")) {
-    auto weights = OpenZippedWeights(path, archive);
+    auto weights = OpenZippedWeights(path, archive, options.limits);
     if (!weights.ok()) return MakeError("model.weights.h5: {}", weights.error().message());
     model.weights = std::move(*weights);
   }
@@ -232,7 +233,7 @@ Expected<ModelFile> ReadJsonConfig(const std::string& path, const ReadOptions& o
     model.backend = model.model["backend"].get<std::string>();
   }
   if (!options.weights_path.empty()) {
-    auto weights = WeightSource::OpenFile(options.weights_path);
+    auto weights = WeightSource::OpenFile(options.weights_path, options.limits);
     if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
     model.weights = std::move(*weights);
     if (model.keras_version.empty()) model.keras_version = model.weights->keras_version();

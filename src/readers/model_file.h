@@ -27,6 +27,7 @@ struct ReadOptions {
   std::string weights_path;  // --weights: a weights file for a JSON architecture
   ZipLimits zip;
   JsonLimits json;
+  Limits limits;  // the caps on weights (tensor elements, dataset sizes)
 };
 
 struct ModelFile {

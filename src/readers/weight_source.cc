@@ -22,30 +22,33 @@ std::string V3Path(const std::string& path, const std::string& leaf) {
 
 }  // namespace
 
-WeightSource::WeightSource(h5::File file, std::vector<char> image)
-    : image_(std::move(image)), file_(std::move(file)) {}
+WeightSource::WeightSource(h5::File file, std::vector<char> image, const Limits& limits)
+    : image_(std::move(image)), file_(std::move(file)), limits_(limits) {}
 
-Expected<std::unique_ptr<WeightSource>> WeightSource::OpenFile(const std::string& path) {
+Expected<std::unique_ptr<WeightSource>> WeightSource::OpenFile(const std::string& path,
+                                                               const Limits& limits) {
   K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::Open(path));
-  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), {}));
+  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), {}, limits));
   K2T_RETURN_IF_ERROR(source->Inspect());
   return source;
 }
 
-Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char> image) {
+Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char> image,
+                                                                const Limits& limits) {
   // The File points into the vector's heap buffer, which moving the vector keeps.
   const void* data = image.data();
   const std::size_t size = image.size();
   K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::OpenImage(data, size));
-  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), std::move(image)));
+  std::unique_ptr<WeightSource> source(
+      new WeightSource(std::move(file), std::move(image), limits));
   K2T_RETURN_IF_ERROR(source->Inspect());
   return source;
 }
 
 Expected<std::unique_ptr<WeightSource>> WeightSource::OpenMapped(
-    std::shared_ptr<MappedFile> file, ByteRange range) {
+    std::shared_ptr<MappedFile> file, ByteRange range, const Limits& limits) {
   K2T_ASSIGN_OR_RETURN(h5::File h5, h5::File::OpenImage(file->data() + range.offset, range.size));
-  std::unique_ptr<WeightSource> source(new WeightSource(std::move(h5), {}));
+  std::unique_ptr<WeightSource> source(new WeightSource(std::move(h5), {}, limits));
   source->mapped_ = std::move(file);
   K2T_RETURN_IF_ERROR(source->Inspect());
   return source;
@@ -97,6 +100,11 @@ Expected<WeightRef> WeightSource::Describe(const h5::Group& group, const std::st
   ref.dataset_path = dataset.path();
   K2T_ASSIGN_OR_RETURN(ref.shape, dataset.ReadShape());
   K2T_ASSIGN_OR_RETURN(ref.dtype, dataset.ReadDType());
+  // Shapes are compared and multiplied long before the data is read: a
+  // hostile one is refused here, where it is first seen.
+  K2T_RETURN_IF_ERROR(h5::CheckElementCount(
+      fmt::format("dataset '{}'", PrintableText(ref.dataset_path)), ref.shape,
+      limits_.tensor_elements));
   return ref;
 }
 
@@ -181,8 +189,11 @@ Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
   if (ref.derived) return ReadDerived(*this, ref);
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
-  // Keras writes contiguous, uncompressed data, so no tensor can be larger than its file.
-  auto tensor = dataset.Read(file_.size());
+  h5::ReadLimits read;
+  read.file_bytes = file_.size();
+  read.ratio = limits_.dataset_ratio;
+  read.max_elements = limits_.tensor_elements;
+  auto tensor = dataset.Read(read);
   // The mapped pages read so far are no longer needed: give them back.
   if (mapped_) mapped_->ReleasePages();
   return tensor;

@@ -22,6 +22,7 @@
 #include "readers/hdf5.h"
 #include "readers/mapped_file.h"
 #include "support/error.h"
+#include "support/limits.h"
 #include "support/tensor.h"
 
 namespace k2t {
@@ -43,13 +44,16 @@ struct WeightRef {
 class WeightSource {
  public:
   // Opens weights in an HDF5 file on disk.
-  static Expected<std::unique_ptr<WeightSource>> OpenFile(const std::string& path);
+  static Expected<std::unique_ptr<WeightSource>> OpenFile(const std::string& path,
+                                                          const Limits& limits = {});
   // Opens weights in an HDF5 image held in memory (a .keras member); takes ownership.
-  static Expected<std::unique_ptr<WeightSource>> OpenImage(std::vector<char> image);
+  static Expected<std::unique_ptr<WeightSource>> OpenImage(std::vector<char> image,
+                                                           const Limits& limits = {});
   // Opens weights stored uncompressed at `range` of a mapped file (a .keras
   // member read in place); pages are released after each tensor.
   static Expected<std::unique_ptr<WeightSource>> OpenMapped(std::shared_ptr<MappedFile> file,
-                                                            ByteRange range);
+                                                            ByteRange range,
+                                                            const Limits& limits = {});
 
   WeightLayout layout() const { return layout_; }
   const std::string& keras_version() const { return keras_version_; }
@@ -69,7 +73,7 @@ class WeightSource {
   Expected<Tensor> Read(const WeightRef& ref) const;
 
  private:
-  WeightSource(h5::File file, std::vector<char> image);
+  WeightSource(h5::File file, std::vector<char> image, const Limits& limits);
   Status Inspect();
   Expected<WeightRef> Describe(const h5::Group& group, const std::string& relative,
                                const std::string& name) const;
@@ -81,6 +85,7 @@ class WeightSource {
   std::string weights_root_ = "/";  // "/model_weights" inside a full-model file
   std::string keras_version_;
   std::string backend_;
+  Limits limits_;
 };
 
 }  // namespace k2t

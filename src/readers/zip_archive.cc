@@ -7,6 +7,7 @@
 #include <cctype>
 #include <set>
 
+#include "support/limits.h"
 #include "support/strings.h"
 
 namespace k2t {
@@ -58,7 +59,52 @@ Error OpenFailure(int code) {
   }
 }
 
+// True when extracting `name` as a path would leave the directory it is
+// extracted into: absolute paths, drive letters and ".." components.
+bool LeavesArchive(std::string_view name) {
+  if (name.empty()) return false;
+  if (name[0] == '/' || name[0] == '\\') return true;
+  if (name.size() >= 2 && name[1] == ':') return true;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find_first_of("/\\", start);
+    if (end == std::string_view::npos) end = name.size();
+    if (name.substr(start, end - start) == "..") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
+
+// Lists the members of an opened archive, refusing the ambiguous and the
+// hostile; takes ownership of `archive`.
+Expected<ZipArchive> ZipArchive::Adopt(zip* archive, ZipLimits limits) {
+  const zip_int64_t count = zip_get_num_entries(archive, 0);
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const char* name = zip_get_name(archive, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
+    if (!name) continue;
+    // `name` points into the archive: each message is made before it is discarded.
+    // Two members with one name make "which one is the model" ambiguous.
+    if (!seen.insert(name).second) {
+      Error error = MakeError("the zip archive has two members named '{}'", PrintableText(name));
+      zip_discard(archive);
+      return error;
+    }
+    // Nothing is ever extracted, but such a name only comes from a crafted archive.
+    if (LeavesArchive(name)) {
+      Error error = MakeError("the zip archive has a member named '{}', a path outside the "
+                              "archive; keras2torch refuses such archives",
+                              PrintableText(name));
+      zip_discard(archive);
+      return error;
+    }
+    names.emplace_back(name);
+  }
+  return ZipArchive(archive, std::move(names), limits);
+}
 
 Expected<ZipArchive> ZipArchive::Open(const std::string& path, ZipLimits limits) {
   int code = 0;
@@ -67,22 +113,31 @@ Expected<ZipArchive> ZipArchive::Open(const std::string& path, ZipLimits limits)
   // without the check to say which name it is.
   if (!archive && code == ZIP_ER_EXISTS) archive = zip_open(path.c_str(), ZIP_RDONLY, &code);
   if (!archive) return OpenFailure(code);
+  return Adopt(archive, limits);
+}
 
-  const zip_int64_t count = zip_get_num_entries(archive, 0);
-  std::vector<std::string> names;
-  std::set<std::string> seen;
-  for (zip_int64_t i = 0; i < count; ++i) {
-    const char* name = zip_get_name(archive, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
-    if (!name) continue;
-    // Two members with one name make "which one is the model" ambiguous.
-    if (!seen.insert(name).second) {
-      Error error = MakeError("the zip archive has two members named '{}'", PrintableText(name));
-      zip_discard(archive);  // `name` points into the archive: report first
-      return error;
+Expected<ZipArchive> ZipArchive::OpenBuffer(const void* data, std::size_t size,
+                                            ZipLimits limits) {
+  auto open = [&](int flags, int& code) -> zip* {
+    zip_error_t error;
+    zip_error_init(&error);
+    zip_source_t* source = zip_source_buffer_create(data, size, /*freep=*/0, &error);
+    if (!source) {
+      code = zip_error_code_zip(&error);
+      zip_error_fini(&error);
+      return nullptr;
     }
-    names.emplace_back(name);
-  }
-  return ZipArchive(archive, std::move(names), limits);
+    zip* archive = zip_open_from_source(source, flags, &error);
+    code = zip_error_code_zip(&error);
+    zip_error_fini(&error);
+    if (!archive) zip_source_free(source);
+    return archive;
+  };
+  int code = 0;
+  zip* archive = open(ZIP_RDONLY | ZIP_CHECKCONS, code);
+  if (!archive && code == ZIP_ER_EXISTS) archive = open(ZIP_RDONLY, code);
+  if (!archive) return OpenFailure(code);
+  return Adopt(archive, limits);
 }
 
 bool ZipArchive::Has(const std::string& name) const {
@@ -98,12 +153,16 @@ Expected<std::vector<char>> ZipArchive::Read(const std::string& name) const {
     return MakeError("cannot read member '{}' of the archive", name);
   }
   if (stat.size > limits_.max_member_bytes) {
-    return MakeError("member '{}' unpacks to {} bytes, more than the limit of {} bytes", name,
-                     stat.size, limits_.max_member_bytes);
+    return MakeError("member '{}' unpacks to {} bytes, more than the limit of {} bytes {}",
+                     PrintableText(name), stat.size, limits_.max_member_bytes,
+                     RaiseWith(kZipMemberBytesFlag));
   }
-  if (stat.comp_size > 0 && stat.size / stat.comp_size > limits_.max_ratio) {
-    return MakeError("member '{}' expands {} times when unpacked, more than the limit of {}",
-                     name, stat.size / stat.comp_size, limits_.max_ratio);
+  // A member that claims bytes out of nothing is the limit case of a bomb.
+  if (stat.size > 0 && (stat.comp_size == 0 || stat.size / stat.comp_size > limits_.max_ratio)) {
+    const std::string ratio =
+        stat.comp_size == 0 ? "infinitely many" : std::to_string(stat.size / stat.comp_size);
+    return MakeError("member '{}' expands {} times when unpacked, more than the limit of {} {}",
+                     PrintableText(name), ratio, limits_.max_ratio, RaiseWith(kZipRatioFlag));
   }
 
   zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);

@@ -2,7 +2,8 @@
 //
 // A .keras file is a zip holding config.json, metadata.json and the weights.
 // Members are looked up by name and read into memory, never extracted to disk,
-// so a member called "../../x" is as harmless as any other name.
+// so a member called "../../x" could do no harm; such names are refused all
+// the same, since no Keras writes them.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -26,6 +27,9 @@ struct ZipLimits {
 class ZipArchive {
  public:
   static Expected<ZipArchive> Open(const std::string& path, ZipLimits limits = {});
+  // The same over an archive held in memory; `data` must outlive the archive.
+  static Expected<ZipArchive> OpenBuffer(const void* data, std::size_t size,
+                                         ZipLimits limits = {});
   ZipArchive(ZipArchive&&) noexcept;
   ZipArchive& operator=(ZipArchive&&) noexcept;
   ~ZipArchive();
@@ -36,6 +40,7 @@ class ZipArchive {
 
  private:
   ZipArchive(zip* archive, std::vector<std::string> names, ZipLimits limits);
+  static Expected<ZipArchive> Adopt(zip* archive, ZipLimits limits);
   zip* archive_ = nullptr;
   std::vector<std::string> names_;
   ZipLimits limits_;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "support/limits.h"
 #include "support/python_text.h"
 #include "support/strings.h"
 
@@ -71,8 +72,8 @@ std::string PythonJsonDump(const Json& value) {
 
 Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return MakeError("the JSON text is {} bytes, more than the limit of {} bytes", text.size(),
-                     limits.max_bytes);
+    return MakeError("the JSON text is {} bytes, more than the limit of {} bytes {}", text.size(),
+                     limits.max_bytes, RaiseWith(kJsonBytesFlag));
   }
 
   // One pass outside string literals: check nesting depth, mark Python's
@@ -96,8 +97,8 @@ Expected<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
     if (c == '"') in_string = true;
     if (c == '[' || c == '{') {
       if (++depth > limits.max_depth) {
-        return MakeError("the JSON text nests deeper than the limit of {} levels",
-                         limits.max_depth);
+        return MakeError("the JSON text nests deeper than the limit of {} levels {}",
+                         limits.max_depth, RaiseWith(kJsonDepthFlag));
       }
     }
     if (c == ']' || c == '}') --depth;

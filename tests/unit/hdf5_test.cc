@@ -123,7 +123,7 @@ TEST(Hdf5Test, DatasetNamesWithSlashAndColon) {
   EXPECT_EQ(kernel->path(), "/model_weights/dense/dense/kernel:0");
   EXPECT_EQ(*kernel->ReadShape(), (Shape{2, 3}));
   EXPECT_EQ(*kernel->ReadDType(), DType::kF32);
-  auto tensor = kernel->Read(1 << 20);
+  auto tensor = kernel->Read({.file_bytes = 1 << 20});
   ASSERT_TRUE(tensor.ok());
   EXPECT_EQ(tensor->as<float>()[5], 6.0f);
 
@@ -271,7 +271,7 @@ TEST(Hdf5Test, ElementTypes) {
   auto read = [&](const std::string& name) {
     auto dataset = root.OpenDataset(name);
     EXPECT_TRUE(dataset.ok()) << name;
-    auto tensor = dataset->Read(1 << 20);
+    auto tensor = dataset->Read({.file_bytes = 1 << 20});
     EXPECT_TRUE(tensor.ok()) << name << ": " << (tensor.ok() ? "" : tensor.error().message());
     return std::move(*tensor);
   };
@@ -317,11 +317,28 @@ TEST(Hdf5Test, ReadRefusesSizesBeyondTheLimit) {
   ASSERT_TRUE(file.ok());
   auto dataset = Root(*file).OpenDataset("w");
   ASSERT_TRUE(dataset.ok());
-  auto tensor = dataset->Read(399);
+  auto tensor = dataset->Read({.file_bytes = 399});
   ASSERT_FALSE(tensor.ok());
   EXPECT_EQ(tensor.error().message(),
-            "dataset '/w' declares 400 bytes, more than the file can hold (399 bytes)");
-  EXPECT_TRUE(dataset->Read(400).ok());
+            "dataset '/w' declares 400 bytes, more than the file can hold (399 bytes) "
+            "(raise it with --max-dataset-ratio)");
+  EXPECT_TRUE(dataset->Read({.file_bytes = 400}).ok());
+
+  // A ratio above 1 allows for compressed data.
+  auto compressed = dataset->Read({.file_bytes = 199, .ratio = 2});
+  ASSERT_FALSE(compressed.ok());
+  EXPECT_EQ(compressed.error().message(),
+            "dataset '/w' declares 400 bytes, more than 2 times the size of its file (199 bytes) "
+            "(raise it with --max-dataset-ratio)");
+  EXPECT_TRUE(dataset->Read({.file_bytes = 200, .ratio = 2}).ok());
+
+  // The element cap applies before the size of the file is even considered.
+  auto many = dataset->Read({.file_bytes = 1 << 20, .ratio = 1, .max_elements = 99});
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.error().message(),
+            "dataset '/w' has 100 elements, more than the limit of 99 "
+            "(raise it with --max-tensor-elements)");
+  EXPECT_TRUE(dataset->Read({.file_bytes = 1 << 20, .ratio = 1, .max_elements = 100}).ok());
 }
 
 TEST(Hdf5Test, ChildNamesAreSortedAsStrings) {
@@ -387,7 +404,7 @@ TEST(Hdf5Test, OpenImageFromMemory) {
   auto file = h5::File::OpenImage(image.data(), image.size());
   ASSERT_TRUE(file.ok()) << file.error().message();
   EXPECT_EQ(file->size(), image.size());
-  auto tensor = Root(*file).OpenDataset("layers/dense/vars/0")->Read(file->size());
+  auto tensor = Root(*file).OpenDataset("layers/dense/vars/0")->Read({.file_bytes = file->size()});
   ASSERT_TRUE(tensor.ok());
   EXPECT_EQ(tensor->as<float>()[1], 2.5f);
 

@@ -94,7 +94,8 @@ TEST(ParseJsonTest, DepthLimit) {
   EXPECT_TRUE(ParseJson(R"({"a": {"b": [1]}})", limits).ok());
   auto deep = ParseJson("[[[[1]]]]", limits);
   ASSERT_FALSE(deep.ok());
-  EXPECT_EQ(deep.error().message(), "the JSON text nests deeper than the limit of 3 levels");
+  EXPECT_EQ(deep.error().message(), "the JSON text nests deeper than the limit of 3 levels "
+            "(raise it with --max-json-depth)");
   // Brackets inside strings do not count.
   EXPECT_TRUE(ParseJson(R"([["[[[[{{{{"]])", limits).ok());
 }
@@ -103,7 +104,8 @@ TEST(ParseJsonTest, DefaultDepthLimitStopsAHostileFile) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   auto parsed = ParseJson(deep);
   ASSERT_FALSE(parsed.ok());
-  EXPECT_EQ(parsed.error().message(), "the JSON text nests deeper than the limit of 512 levels");
+  EXPECT_EQ(parsed.error().message(), "the JSON text nests deeper than the limit of 512 levels "
+            "(raise it with --max-json-depth)");
 }
 
 TEST(ParseJsonTest, SizeLimit) {
@@ -112,7 +114,8 @@ TEST(ParseJsonTest, SizeLimit) {
   EXPECT_TRUE(ParseJson("[1, 2, 3]", limits).ok());
   auto large = ParseJson("[1, 2, 3, 4]", limits);
   ASSERT_FALSE(large.ok());
-  EXPECT_EQ(large.error().message(), "the JSON text is 12 bytes, more than the limit of 10 bytes");
+  EXPECT_EQ(large.error().message(), "the JSON text is 12 bytes, more than the limit of 10 bytes "
+            "(raise it with --max-json-bytes)");
 }
 
 TEST(NumberValueTest, OnlyNumbers) {

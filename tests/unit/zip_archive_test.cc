@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "support/strings.h"
 #include "test_util.h"
 
 namespace k2t {
@@ -135,14 +136,24 @@ TEST(ZipArchiveTest, ReadsStoredAndDeflatedMembers) {
   EXPECT_EQ(missing.error().message(), "the archive has no member 'model.weights.npz'");
 }
 
-TEST(ZipArchiveTest, HostileMemberNamesAreJustNames) {
+TEST(ZipArchiveTest, MemberNamesLeavingTheArchiveAreRefused) {
   TempDir dir;
-  const std::string path = dir.File("hostile.keras");
-  WriteWithLibzip(path, {{"../../escape.txt", "x"}, {"/abs/path", "y"}});
-  auto archive = ZipArchive::Open(path);
-  ASSERT_TRUE(archive.ok());
-  EXPECT_EQ(AsString(*archive->Read("../../escape.txt")), "x");
+  const std::vector<std::string> hostile = {"../../escape.txt", "assets/../../x", "/abs/path",
+                                            "..\\win.txt", "C:/evil", ".."};
+  for (const std::string& name : hostile) {
+    const std::string path = dir.File("hostile.keras");
+    WriteWithLibzip(path, {{"config.json", "{}"}, {name, "x"}});
+    auto archive = ZipArchive::Open(path);
+    ASSERT_FALSE(archive.ok()) << name;
+    EXPECT_EQ(archive.error().message(),
+              "the zip archive has a member named '" + PrintableText(name) +
+                  "', a path outside the archive; keras2torch refuses such archives");
+  }
   EXPECT_FALSE(std::filesystem::exists(dir.path().parent_path().parent_path() / "escape.txt"));
+  // Dots inside names are ordinary.
+  const std::string path = dir.File("dots.keras");
+  WriteWithLibzip(path, {{"assets/..hidden", "x"}, {"a..b/c", "y"}});
+  EXPECT_TRUE(ZipArchive::Open(path).ok());
 }
 
 TEST(ZipArchiveTest, DuplicateMemberNamesAreRefused) {
@@ -177,7 +188,8 @@ TEST(ZipArchiveTest, MemberSizeLimit) {
   auto big = archive->Read("big.bin");
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().message(),
-            "member 'big.bin' unpacks to 200 bytes, more than the limit of 100 bytes");
+            "member 'big.bin' unpacks to 200 bytes, more than the limit of 100 bytes "
+            "(raise it with --max-zip-member-bytes)");
   EXPECT_TRUE(archive->Read("small.bin").ok());
 }
 
@@ -204,7 +216,7 @@ TEST(ZipArchiveTest, CompressionRatioLimit) {
   ASSERT_FALSE(zeros.ok());
   EXPECT_EQ(zeros.error().message(),
             fmt::format("member 'zeros.bin' expands {} times when unpacked, more than the limit "
-                        "of 10",
+                        "of 10 (raise it with --max-zip-ratio)",
                         ratio));
   // The default limit (1000) lets an ordinary archive through.
   EXPECT_TRUE(ZipArchive::Open(path)->Read("zeros.bin").ok());
