@@ -508,5 +508,118 @@ TEST(NormalizeRobustnessTest, WrongTypesNeverThrow) {
   }
 }
 
+// Keras 1 argument names become the Keras 2 ones the converters read.
+TEST(NormalizeKerasOneTest, LayerKeysRenamed) {
+  auto result = NormalizeText(R"({"class_name": "Sequential", "config": [
+      {"class_name": "Convolution2D", "config": {"name": "conv", "nb_filter": 4, "nb_row": 3,
+       "nb_col": 2, "subsample": [2, 1], "border_mode": "same", "dim_ordering": "th",
+       "bias": false, "init": "he_normal", "W_regularizer": null,
+       "batch_input_shape": [null, 1, 8, 8], "input_dtype": "float32"}},
+      {"class_name": "MaxPooling2D", "config": {"name": "pool", "pool_size": [2.0, 2.0],
+       "strides": null, "border_mode": "valid", "dim_ordering": "tf"}},
+      {"class_name": "Convolution1D", "config": {"name": "c1", "nb_filter": 3,
+       "filter_length": 5, "subsample_length": 2, "border_mode": "valid"}},
+      {"class_name": "MaxPooling1D", "config": {"name": "p1", "pool_length": 2, "stride": null,
+       "border_mode": "valid"}},
+      {"class_name": "LSTM", "config": {"name": "rnn", "output_dim": 5,
+       "inner_activation": "hard_sigmoid", "consume_less": "gpu", "dropout_W": 0.1,
+       "dropout_U": 0.2, "forget_bias_init": "one", "U_regularizer": null}},
+      {"class_name": "Dropout", "config": {"name": "drop", "p": 0.5}},
+      {"class_name": "Dense", "config": {"name": "out", "output_dim": 2.0, "bias": true}}]})",
+                              "1.2.2");
+  ASSERT_TRUE(result.ok()) << ErrorOf(result);
+  const ModelSpec& model = result->model;
+  const LayerSpec& conv = Layer(model, "conv");
+  EXPECT_EQ(conv.class_name, "Conv2D");
+  EXPECT_EQ(conv.config, Json::parse(R"({"name": "conv", "filters": 4, "kernel_size": [3, 2],
+      "strides": [2, 1], "padding": "same", "data_format": "channels_first", "use_bias": false,
+      "kernel_initializer": "he_normal", "kernel_regularizer": null,
+      "batch_input_shape": [null, 1, 8, 8], "dtype": "float32"})"));
+  EXPECT_EQ(Layer(model, "pool").config, Json::parse(R"({"name": "pool", "pool_size": [2, 2],
+      "strides": null, "padding": "valid", "data_format": "channels_last"})"));
+  EXPECT_EQ(Layer(model, "c1").config, Json::parse(R"({"name": "c1", "filters": 3,
+      "kernel_size": [5], "strides": [2], "padding": "valid"})"));
+  EXPECT_EQ(Layer(model, "p1").config, Json::parse(R"({"name": "p1", "pool_size": [2],
+      "strides": null, "padding": "valid"})"));
+  EXPECT_EQ(Layer(model, "rnn").config, Json::parse(R"({"name": "rnn", "units": 5,
+      "recurrent_activation": "hard_sigmoid", "implementation": 2, "dropout": 0.1,
+      "recurrent_dropout": 0.2, "unit_forget_bias": true, "recurrent_regularizer": null})"));
+  EXPECT_EQ(Layer(model, "drop").config, Json::parse(R"({"name": "drop", "rate": 0.5})"));
+  EXPECT_EQ(Layer(model, "out").config,
+            Json::parse(R"({"name": "out", "units": 2, "use_bias": true})"));
+  EXPECT_EQ(model.layers[0].config["dtype"], "float32");
+}
+
+// A Keras 1 first layer may give its input as input_dim (+ input_length).
+TEST(NormalizeKerasOneTest, InputShapeFromInputDim) {
+  auto result = NormalizeText(R"({"class_name": "Sequential", "config": [
+      {"class_name": "GRU", "config": {"name": "gru", "output_dim": 3, "input_dim": 4,
+       "input_length": 7}}]})",
+                              "1.1.0");
+  ASSERT_TRUE(result.ok()) << ErrorOf(result);
+  EXPECT_EQ(result->model.layers[0].config["batch_shape"], Json::parse("[null, 7, 4]"));
+}
+
+// Merge by mode, in a Keras 1 functional model with 3-element inbound nodes.
+TEST(NormalizeKerasOneTest, MergeModes) {
+  const std::string text = R"({"class_name": "Model", "config": {"name": "m", "layers": [
+      {"name": "a", "class_name": "InputLayer", "inbound_nodes": [],
+       "config": {"name": "a", "batch_input_shape": [null, 3], "input_dtype": "float32"}},
+      {"name": "b", "class_name": "InputLayer", "inbound_nodes": [],
+       "config": {"name": "b", "batch_input_shape": [null, 3], "input_dtype": "float32"}},
+      {"name": "m", "class_name": "Merge", "inbound_nodes": [[["a", 0, 0], ["b", 0, 0]]],
+       "config": {"name": "m", "mode": "MODE", "mode_type": "raw", "concat_axis": 1,
+                  "dot_axes": -1, "output_shape": null}}],
+      "input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["m", 0, 0]]}})";
+  auto with_mode = [&](const std::string& mode) {
+    std::string t = text;
+    t.replace(t.find("MODE"), 4, mode);
+    return NormalizeText(t, "1.2.2");
+  };
+  const std::vector<std::pair<std::string, std::string>> classes = {
+      {"sum", "Add"}, {"mul", "Multiply"}, {"ave", "Average"}, {"max", "Maximum"},
+      {"concat", "Concatenate"}, {"dot", "Dot"}};
+  for (const auto& [mode, cls] : classes) {
+    auto result = with_mode(mode);
+    ASSERT_TRUE(result.ok()) << mode << ": " << ErrorOf(result);
+    const LayerSpec& merge = Layer(result->model, "m");
+    EXPECT_EQ(merge.class_name, cls) << mode;
+    EXPECT_TRUE(merge.calls.at(0).list_input) << mode;
+    if (mode == "concat") EXPECT_EQ(merge.config["axis"], 1);
+    if (mode == "dot") EXPECT_EQ(merge.config["axes"], -1);
+  }
+  EXPECT_EQ(ErrorOf(with_mode("cos")),
+            "layer 'm' (Merge): Merge mode 'cos' (cosine proximity with Keras 1's extra output "
+            "axis and epsilon) is not supported yet");
+}
+
+TEST(NormalizeKerasOneTest, RefusedConfigs) {
+  auto full = NormalizeText(R"({"class_name": "Sequential", "config": [
+      {"class_name": "Convolution2D", "config": {"name": "conv", "nb_filter": 4, "nb_row": 3,
+       "nb_col": 3, "border_mode": "full", "batch_input_shape": [null, 8, 8, 1]}}]})",
+                            "1.2.2");
+  EXPECT_EQ(ErrorOf(full),
+            "layer 'conv' (Convolution2D): border_mode 'full' (Theano's full convolution) has no "
+            "Keras 2 or PyTorch equivalent; re-save the model with 'valid' or 'same'");
+  auto branches = NormalizeText(R"({"class_name": "Sequential", "config": [
+      {"class_name": "Merge", "config": {"name": "merge_1", "mode": "concat", "layers": []}}]})",
+                                "1.2.2");
+  EXPECT_EQ(ErrorOf(branches),
+            "layer 'merge_1' (Merge): a Merge of Sequential branches (a Keras 1 Sequential model "
+            "that starts with Merge) is not supported; rebuild it as a functional Model");
+}
+
+// Keras 1 JSON written without a version is still recognised by its names.
+TEST(NormalizeKerasOneTest, DialectWithoutVersion) {
+  ModelFile file = JsonModelFile(R"({"class_name": "Sequential", "config": [
+      {"class_name": "Dense", "config": {"name": "d", "output_dim": 2,
+       "batch_input_shape": [null, 3]}}]})");
+  EXPECT_EQ(DetectKeras(file).major, 1);
+  ModelFile embedding = JsonModelFile(R"({"class_name": "Sequential", "config": [
+      {"class_name": "Embedding", "config": {"name": "e", "output_dim": 2, "input_dim": 9,
+       "embeddings_initializer": "uniform", "batch_input_shape": [null, 3]}}]})");
+  EXPECT_EQ(DetectKeras(embedding).major, 2);
+}
+
 }  // namespace
 }  // namespace k2t::config
