@@ -9,8 +9,10 @@
 //===----------------------------------------------------------------------===//
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
+#include "layers/padding.h"
 #include "layers/registry.h"
 #include "support/python_text.h"
 #include "support/strings.h"
@@ -18,11 +20,67 @@
 namespace k2t::layers {
 namespace {
 
-// One positional argument: input k, or a number.
+constexpr const char* kConstantSource = R"(class _KerasConstant(nn.Module):
+    """A constant tensor that Keras recorded in the model's config."""
+
+    def __init__(self, shape: tuple) -> None:
+        super().__init__()
+        self.register_buffer("value", torch.empty(shape))
+)";
+
+// One positional argument: input k, a number, or a constant tensor.
 struct Operand {
   int input = -1;
-  std::string constant;  // Python literal when input < 0
+  std::string constant;  // Python literal of a number
+  Shape tensor_shape;    // a constant tensor: its shape and float32 values
+  std::vector<float> tensor_values;
+  bool is_tensor = false;
 };
+
+// Keras 3 records a concrete tensor argument (positions computed with
+// keras.ops.arange and embedded, for example) by value:
+// {"class_name": "__tensor__", "config": {"value": nested lists, "dtype": ...}}.
+bool IsConstantTensor(const Json& arg) {
+  return arg.is_object() && arg.value("class_name", Json()) == "__tensor__" &&
+         arg.contains("config") && arg["config"].is_object();
+}
+
+Status ReadNested(const Json& value, std::size_t depth, Operand& out) {
+  if (!value.is_array()) {
+    const auto number = NumberValue(value);
+    if (!number || depth != out.tensor_shape.size()) {
+      return MakeError("a constant tensor argument is not a rectangular array of numbers");
+    }
+    out.tensor_values.push_back(static_cast<float>(*number));
+    return Status::Ok();
+  }
+  const auto size = static_cast<std::int64_t>(value.size());
+  if (depth == out.tensor_shape.size()) {
+    if (!out.tensor_values.empty()) {
+      return MakeError("a constant tensor argument is not a rectangular array of numbers");
+    }
+    out.tensor_shape.push_back(size);
+  } else if (out.tensor_shape[depth] != size) {
+    return MakeError("a constant tensor argument is not a rectangular array of numbers");
+  }
+  for (const Json& item : value) K2T_RETURN_IF_ERROR(ReadNested(item, depth + 1, out));
+  return Status::Ok();
+}
+
+Expected<Operand> ConstantTensor(const Json& arg) {
+  const Json& config = arg["config"];
+  const std::string dtype = config.value("dtype", Json("float32")).is_string()
+                                ? config["dtype"].get<std::string>()
+                                : "";
+  if (dtype != "float32" && dtype != "float64" && dtype != "float16") {
+    return MakeError("a constant tensor argument of dtype '{}' is not supported (float32 is)",
+                     PrintableText(dtype));
+  }
+  Operand operand;
+  operand.is_tensor = true;
+  K2T_RETURN_IF_ERROR(ReadNested(config.value("value", Json()), 0, operand));
+  return operand;
+}
 
 Expected<std::vector<Operand>> Operands(const CallContext& call, std::size_t expected) {
   const Json& args = call.node.call ? call.node.call->args : Json();
@@ -34,6 +92,8 @@ Expected<std::vector<Operand>> Operands(const CallContext& call, std::size_t exp
     Operand operand;
     if (arg.is_object() && arg.contains("__input__")) {
       operand.input = arg["__input__"].get<int>();
+    } else if (IsConstantTensor(arg)) {
+      K2T_ASSIGN_OR_RETURN(operand, ConstantTensor(arg));
     } else if (const auto number = NumberValue(arg)) {
       operand.constant = PythonFloat(*number);
     } else {
@@ -72,8 +132,9 @@ class BinaryOpConverter : public Converter {
     Shape out;
     bool first = true;
     for (const Operand& o : operands) {
-      if (o.input < 0) continue;
-      const Shape& s = call.input(static_cast<std::size_t>(o.input)).shape;
+      if (o.input < 0 && !o.is_tensor) continue;
+      const Shape& s =
+          o.is_tensor ? o.tensor_shape : call.input(static_cast<std::size_t>(o.input)).shape;
       if (first) {
         out = s;
         first = false;
@@ -86,8 +147,11 @@ class BinaryOpConverter : public Converter {
 
   Expected<LayoutPlan> PlanLayout(const CallContext& call,
                                   const std::vector<ir::Layout>& current) const override {
-    // A constant combines with any layout; two tensors need one layout, and
-    // Keras's own when their ranks differ (NumPy aligns them on the right).
+    // A number combines with any layout; two tensors need one layout, and
+    // Keras's own when their ranks differ (NumPy aligns them on the right), as
+    // does a constant tensor.
+    K2T_ASSIGN_OR_RETURN(auto operands, Operands(call, 2));
+    if (operands[0].is_tensor || operands[1].is_tensor) return KerasOrderPlan(call);
     if (call.input_count() == 1) return PassThroughPlan(call, current);
     const bool same_rank = call.input(0).shape.size() == call.input(1).shape.size();
     ir::Layout target = current[0].features ? ir::Layout() : current[0];
@@ -98,9 +162,27 @@ class BinaryOpConverter : public Converter {
     return plan;
   }
 
-  Expected<Lowering> Lower(const CallContext&) const override {
+  Expected<Lowering> Lower(const CallContext& call) const override {
     Lowering lowering;
     lowering.summary = fmt::format(fmt::runtime(format_), "a", "b");
+    K2T_ASSIGN_OR_RETURN(auto operands, Operands(call, 2));
+    for (const Operand& o : operands) {
+      if (!o.is_tensor) continue;
+      // The constant is a buffer of a small module, written with the weights.
+      lowering.module = fmt::format("_KerasConstant({})", PyTuple(o.tensor_shape));
+      lowering.comments.push_back("A constant tensor recorded in the Keras config.");
+      lowering.definitions.emplace_back("_KerasConstant", kConstantSource);
+      Param value;
+      value.key = "value";
+      value.shape = o.tensor_shape;
+      const Operand constant = o;
+      value.transform = [constant](std::vector<Tensor>) -> Expected<Tensor> {
+        Tensor t(DType::kF32, constant.tensor_shape);
+        std::copy(constant.tensor_values.begin(), constant.tensor_values.end(), t.as<float>());
+        return t;
+      };
+      lowering.params.push_back(std::move(value));
+    }
     return lowering;
   }
 
@@ -108,6 +190,10 @@ class BinaryOpConverter : public Converter {
     K2T_ASSIGN_OR_RETURN(auto operands, Operands(call, 2));
     std::vector<std::string> terms;
     for (const Operand& o : operands) {
+      if (o.is_tensor) {
+        terms.push_back(emit.self() + ".value");
+        continue;
+      }
       terms.push_back(o.input >= 0 ? emit.inputs.at(static_cast<std::size_t>(o.input)) : o.constant);
     }
     // torch.maximum/minimum need tensors: compare with a scalar through clamp.

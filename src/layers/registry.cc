@@ -26,6 +26,10 @@ const Registry& Registry::Get() {
     RegisterOps(r);
     RegisterMaskingLayers(r);
     RegisterRecurrentLayers(r);
+    RegisterWrapperLayers(r);
+    RegisterRnnCellLayers(r);
+    RegisterAttentionLayers(r);
+    RegisterConvLstmLayers(r);
     return r;
   }();
   return registry;

@@ -49,5 +49,9 @@ void RegisterMiscLayers(Registry& registry);
 void RegisterOps(Registry& registry);
 void RegisterMaskingLayers(Registry& registry);
 void RegisterRecurrentLayers(Registry& registry);  // LSTM, GRU, SimpleRNN, Bidirectional  // Masking, internal mask computation  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
+void RegisterWrapperLayers(Registry& registry);   // TimeDistributed
+void RegisterRnnCellLayers(Registry& registry);   // RNN(cell), StackedRNNCells
+void RegisterAttentionLayers(Registry& registry);  // MultiHeadAttention, Attention, Dot, ...
+void RegisterConvLstmLayers(Registry& registry);   // ConvLSTM1D/2D/3D
 
 }  // namespace k2t::layers

@@ -53,6 +53,58 @@ bool OutputKeepsMask(const ir::Layer& layer) {
   return PassesMask().count(layer.class_name) > 0;
 }
 
+// Attention layers read the mask of each input on its own (query, value,
+// key): each arrives as the tensor argument "mask@<input>", where <input> is
+// the positional index or the keyword of the tensor, and the output keeps the
+// query's mask (the first input's).
+bool TakesMaskPerInput(const ir::Layer& layer) {
+  static const std::set<std::string> classes = {"MultiHeadAttention", "Attention",
+                                                "AdditiveAttention"};
+  return classes.count(layer.class_name) > 0;
+}
+
+// Keras 3's MultiHeadAttention removes the Keras mask from the tensors it is
+// given when it runs, so another layer reading one of them sees the mask or
+// not depending on Keras's execution order. keras2torch gives it the mask.
+void WarnSharedMask(const ir::Graph& graph, const ir::Node& node, int value,
+                    std::vector<std::string>& warnings) {
+  const ir::Layer& layer = graph.layer_of(node);
+  for (int consumer : graph.value(value).consumers) {
+    if (consumer == node.id) continue;
+    const ir::Layer& other = graph.layer_of(graph.nodes[static_cast<std::size_t>(consumer)]);
+    if (!UsesMask(other) && !TakesMaskPerInput(other)) continue;
+    warnings.push_back(fmt::format(
+        "layer '{}' ({}) and layer '{}' ({}) read the same masked tensor; Keras 3's "
+        "MultiHeadAttention removes that mask when it runs, so in Keras the other layer may "
+        "run without it; the converted model applies the mask in both",
+        PrintableText(layer.QualifiedName()), layer.class_name,
+        PrintableText(other.QualifiedName()), other.class_name));
+    return;
+  }
+}
+
+void AttachMasksPerInput(ir::Graph& graph, std::size_t position, std::map<int, int>& mask_of,
+                         bool keras3, std::vector<std::string>& warnings) {
+  const ir::Node node = graph.nodes[position];
+  std::vector<std::pair<std::string, int>> slots;
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    slots.emplace_back(std::to_string(i), node.inputs[i]);
+  }
+  for (const auto& [key, value] : node.tensor_kwargs) slots.emplace_back(key, value);
+  int query_mask = -1;
+  for (const auto& [slot, value] : slots) {
+    const auto it = mask_of.find(value);
+    if (it == mask_of.end()) continue;
+    graph.nodes[position].tensor_kwargs.emplace_back("mask@" + slot, it->second);
+    graph.value(it->second).consumers.push_back(node.id);
+    if (keras3 && graph.layer_of(node).class_name == "MultiHeadAttention") {
+      WarnSharedMask(graph, node, value, warnings);
+    }
+    if (slot == "0" || slot == "query") query_mask = it->second;
+  }
+  if (query_mask >= 0 && !node.outputs.empty()) mask_of[node.outputs[0]] = query_mask;
+}
+
 // The internal layer computing the mask a node creates, or null.
 Json MaskSource(const ir::Layer& layer) {
   const Json& config = layer.config();
@@ -74,6 +126,11 @@ Status PropagateMasks(Conversion& c) {
   for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
     const ir::Node node = graph.nodes[position];  // a copy: insertion moves nodes
     const ir::Layer& layer = graph.layers[static_cast<std::size_t>(node.layer)];
+
+    if (TakesMaskPerInput(layer)) {
+      AttachMasksPerInput(graph, position, mask_of, c.model.keras.major >= 3, c.warnings);
+      continue;
+    }
 
     // The masks reaching this call (Keras looks at every tensor input).
     std::set<int> masks;
