@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <new>
@@ -71,8 +72,26 @@ Status RunPasses(passes::Conversion& c) {
   return Status::Ok();
 }
 
+// "2 NaN and 1 infinite values", for the warning about a tensor; "" if all finite.
+std::string NonFiniteCount(const Tensor& tensor) {
+  if (!IsFloating(tensor.dtype())) return "";
+  const Tensor f32 = tensor.dtype() == DType::kF32 ? Tensor() : tensor.ToFloat32();
+  const Tensor& values = tensor.dtype() == DType::kF32 ? tensor : f32;
+  std::int64_t nan = 0;
+  std::int64_t inf = 0;
+  const float* data = values.as<float>();
+  for (std::int64_t i = 0; i < values.size(); ++i) {
+    nan += std::isnan(data[i]) ? 1 : 0;
+    inf += std::isinf(data[i]) ? 1 : 0;
+  }
+  if (nan == 0 && inf == 0) return "";
+  return fmt::format("{} NaN and {} infinite value{}", nan, inf, nan + inf == 1 ? "" : "s");
+}
+
+// Weights are written as they are, NaN included: the warnings say where.
 std::vector<SafetensorsEntry> WeightEntries(const passes::Conversion& c,
-                                            const EmittedModel& emitted) {
+                                            const EmittedModel& emitted,
+                                            std::vector<std::string>& warnings) {
   std::vector<SafetensorsEntry> entries;
   const WeightSource* source = c.file->weights.get();
   for (const ir::Layer& layer : c.graph.layers) {
@@ -85,7 +104,8 @@ std::vector<SafetensorsEntry> WeightEntries(const passes::Conversion& c,
       entry.key = attr->second + "." + param.key;
       entry.dtype = param.dtype;
       entry.shape = param.shape;
-      entry.produce = [source, &refs, &param, &layer]() -> Expected<Tensor> {
+      entry.produce = [source, &refs, &param, &layer, &warnings,
+                       key = entry.key]() -> Expected<Tensor> {
         std::vector<Tensor> inputs;
         for (int index : param.sources) {
           if (index < 0) continue;  // a parameter made from the config alone
@@ -95,6 +115,13 @@ std::vector<SafetensorsEntry> WeightEntries(const passes::Conversion& c,
         }
         auto out = param.transform(std::move(inputs));
         if (!out.ok()) return passes::AtLayer(std::move(out).error(), layer);
+        const std::string non_finite = NonFiniteCount(*out);
+        if (!non_finite.empty()) {
+          warnings.push_back(fmt::format("layer '{}' ({}): weight '{}' holds {}; converted as is",
+                                         PrintableText(layer.QualifiedName()),
+                                         PrintableText(layer.class_name), PrintableText(key),
+                                         non_finite));
+        }
         return out;
       };
       entries.push_back(std::move(entry));
@@ -113,6 +140,18 @@ Status CheckParameterSizes(const passes::Conversion& c, const Limits& limits) {
       const std::string what = fmt::format("parameter '{}'", PrintableText(param.key));
       Status status = h5::CheckElementCount(what, param.shape, limits.tensor_elements);
       if (!status.ok()) return passes::AtLayer(std::move(status).error(), layer);
+      // Integer data where floating-point weights belong is a damaged or
+      // hand-edited file, not something to convert silently.
+      for (int index : param.sources) {
+        if (index < 0 || static_cast<std::size_t>(index) >= c.weights[id].size()) continue;
+        const WeightRef& ref = c.weights[id][static_cast<std::size_t>(index)];
+        if (IsFloating(param.dtype) && !IsFloating(ref.dtype)) {
+          Error error = MakeError("weight '{}' holds {} values where floating-point weights "
+                                  "belong",
+                                  PrintableText(ref.name), TorchDTypeName(ref.dtype));
+          return passes::AtLayer(std::move(error), layer);
+        }
+      }
     }
   }
   return Status::Ok();
@@ -163,7 +202,7 @@ Status CheckTarget(const fs::path& target, bool force) {
 }
 
 Status WriteOutputs(const passes::Conversion& c, const EmittedModel& emitted, const Json& report,
-                    const fs::path& dir) {
+                    const fs::path& dir, std::vector<std::string>& warnings) {
   K2T_RETURN_IF_ERROR(WriteText(dir / "model.py", emitted.source));
   std::map<std::string, std::string> metadata = {
       {"format", "pt"},
@@ -171,7 +210,8 @@ Status WriteOutputs(const passes::Conversion& c, const EmittedModel& emitted, co
       {"source", fs::path(c.file->path).filename().string()},
   };
   K2T_RETURN_IF_ERROR(
-      WriteSafetensors((dir / "model.safetensors").string(), WeightEntries(c, emitted), metadata));
+      WriteSafetensors((dir / "model.safetensors").string(), WeightEntries(c, emitted, warnings),
+                       metadata));
   K2T_RETURN_IF_ERROR(WriteText(dir / "report.json", report.dump(2) + "\n"));
   K2T_RETURN_IF_ERROR(WriteText(dir / "report.md", ReportMarkdown(report)));
   for (const auto& [source, name] : emitted.copy_files) {
@@ -217,7 +257,8 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
     K2T_ASSIGN_OR_RETURN(fs::path staging, MakeStagingDirectory(target));
     // Removed on every way out, exceptions included, unless it became the target.
     StagingGuard guard{staging};
-    auto written = WriteOutputs(c, emitted, report, staging);
+    std::vector<std::string> weight_warnings;
+    auto written = WriteOutputs(c, emitted, report, staging, weight_warnings);
     std::error_code code;
     if (written.ok()) {
       fs::remove_all(target, code);
@@ -233,6 +274,7 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
     result.complete = ReportComplete(report);
     result.report_json = report.dump(2);
     result.warnings = c.warnings;
+    result.warnings.insert(result.warnings.end(), weight_warnings.begin(), weight_warnings.end());
     return result;
   };
   auto result = Guarded<ConvertResult>(run);

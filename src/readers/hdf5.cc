@@ -109,6 +109,14 @@ Expected<std::vector<std::string>> ReadStrings(hid_t attribute, const std::strin
   if (count < 0) return MakeError("attribute '{}' has an unreadable size", what);
   std::vector<std::string> out;
   if (count == 0) return out;  // an empty list, whatever its declared type
+  // Every string takes at least one stored byte, so a damaged header that
+  // declares more strings than the attribute stores is refused before the
+  // buffers for them are allocated.
+  const hsize_t stored = H5Aget_storage_size(attribute);
+  if (static_cast<hsize_t>(count) > stored) {
+    return MakeError("attribute '{}' is damaged: it declares {} strings in {} bytes", what, count,
+                     stored);
+  }
 
   const H5T_class_t type_class = H5Tget_class(type.get());
   if (type_class != H5T_STRING) {
@@ -128,6 +136,10 @@ Expected<std::vector<std::string>> ReadStrings(hid_t attribute, const std::strin
   }
   const std::size_t width = H5Tget_size(type.get());
   if (width == 0) return MakeError("attribute '{}' has zero-width text", what);
+  if (width > stored / static_cast<hsize_t>(count)) {
+    return MakeError("attribute '{}' is damaged: it declares {} strings of {} bytes in {} bytes",
+                     what, count, width, stored);
+  }
   std::vector<char> buffer(width * static_cast<std::size_t>(count));
   if (H5Aread(attribute, type.get(), buffer.data()) < 0) {
     return MakeError("cannot read the text of attribute '{}'", what);

@@ -42,6 +42,7 @@ class BadInput:
     path: Path
     weights: Path | None = None
     facts: dict = dataclasses.field(default_factory=dict)
+    args: tuple[str, ...] = ()  # extra command-line flags (--max-* limits)
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -290,13 +291,33 @@ def generate(out: Path) -> dict[str, BadInput]:
     )
 
     # Weights that pass every check until they are read, while the output is
-    # being written: a kernel of 10^10 float32 in a compressed, never-written
-    # dataset (a "shape bomb"), for a config that asks for exactly that shape.
-    def wide(config):
-        _layer(config, "features")["config"]["batch_input_shape"] = [None, 100000]
-        _layer(config, "dense")["config"]["units"] = 100000
+    # being written: a kernel of 4 * 10^8 float32 (1.6 GB) in a compressed,
+    # never-written dataset of a few kilobytes, for a config that asks for
+    # exactly that shape.
+    _shape_bomb(out, saved, cases, "weights_fail_while_writing", 20000)
+    # The same at 10^10 elements: refused by the element cap when the weights
+    # are listed, long before anything is read.
+    _shape_bomb(out, saved, cases, "weights_too_many_elements", 100000)
 
-    bomb_weights = out / "bomb_weights.h5"
+    cases.update(_hostile_cases(out, saved, members))
+    # Not an error: converted with a warning (test_bad_input.py checks it apart).
+    cases["nan_weights_converted"] = BadInput(nan_weights_model(out, saved))
+    cases["unsupported_layers"] = BadInput(saved["tfk_unsupported"])
+    cases["unbuilt_sequential_json"] = BadInput(saved["tfk_unbuilt_json"])
+    cases["unbuilt_sequential_keras"] = BadInput(saved["k3_unbuilt"])
+    cases["json_without_weights"] = BadInput(saved["tfk_json"])
+    return cases
+
+
+def _shape_bomb(out: Path, saved: dict, cases: dict, name: str, units: int) -> None:
+    import h5py
+    import numpy as np
+
+    def wide(config):
+        _layer(config, "features")["config"]["batch_input_shape"] = [None, units]
+        _layer(config, "dense")["config"]["units"] = units
+
+    bomb_weights = out / f"{name}_weights.h5"
     with h5py.File(bomb_weights, "w") as f:
         f.attrs["layer_names"] = [b"features", b"dense", b"dense_1"]
         f.attrs["keras_version"] = b"2.15.0"
@@ -306,27 +327,321 @@ def generate(out: Path) -> dict[str, BadInput]:
         dense.attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
         dense.create_dataset(
             "dense/kernel:0",
-            shape=(100000, 100000),
+            shape=(units, units),
             dtype="f4",
             chunks=(1000, 1000),
             compression="gzip",
         )
-        dense.create_dataset("dense/bias:0", data=np.zeros(100000, "f4"))
+        dense.create_dataset("dense/bias:0", data=np.zeros(units, "f4"))
         head = f.create_group("dense_1")
         head.attrs["weight_names"] = [b"dense_1/kernel:0", b"dense_1/bias:0"]
-        head.create_dataset("dense_1/kernel:0", data=np.zeros((100000, 2), "f4"))
+        head.create_dataset("dense_1/kernel:0", data=np.zeros((units, 2), "f4"))
         head.create_dataset("dense_1/bias:0", data=np.zeros(2, "f4"))
-    cases["weights_fail_while_writing"] = BadInput(
-        _edit_json_config(saved["tfk_json"], out / "bomb.json", wide),
+    cases[name] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / f"{name}.json", wide),
         weights=bomb_weights,
         facts={"weights_size": bomb_weights.stat().st_size},
     )
 
-    cases["unsupported_layers"] = BadInput(saved["tfk_unsupported"])
-    cases["unbuilt_sequential_json"] = BadInput(saved["tfk_unbuilt_json"])
-    cases["unbuilt_sequential_keras"] = BadInput(saved["k3_unbuilt"])
-    cases["json_without_weights"] = BadInput(saved["tfk_json"])
+
+
+
+# ---------------------------------------------------------------------------
+# Hostile files: bombs, escapes, pickles, impossible graphs and shapes
+
+
+def _copy_h5(source: Path, target: Path, edit) -> Path:
+    """A copy of an HDF5 file, edited in place with h5py."""
+    import h5py
+
+    shutil.copyfile(source, target)
+    with h5py.File(target, "r+") as f:
+        edit(f)
+    return target
+
+
+def _edit_model_config(source: Path, target: Path, edit) -> Path:
+    """A copy of a full-model .h5 whose model_config attribute is edited as JSON."""
+
+    def change(f):
+        config = json.loads(f.attrs["model_config"])
+        edit(config)
+        f.attrs["model_config"] = json.dumps(config)
+
+    return _copy_h5(source, target, change)
+
+
+def _with_member(members: dict[str, bytes], name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(n, data if n == name else d) for n, d in members.items()]
+
+
+def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes]):
+    import numpy as np
+
+    cases: dict[str, BadInput] = {}
+    config = json.loads(members["config.json"])
+
+    # Zip bomb: metadata.json padded with 20 MB of spaces, deflated over 1000:1.
+    bomb = out / "zip_bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in members.items():
+            if name == "metadata.json":
+                data = data + b" " * (20 << 20)
+            archive.writestr(name, data)
+    with zipfile.ZipFile(bomb) as archive:
+        info = archive.getinfo("metadata.json")
+    cases["zip_bomb_ratio"] = BadInput(
+        bomb, facts={"ratio": info.file_size // info.compress_size}
+    )
+    cases["zip_member_too_large"] = BadInput(
+        saved["k3_keras"], args=("--max-zip-member-bytes", "100")
+    )
+
+    # Members whose names would leave the directory they were extracted into.
+    for case, name in (
+        ("zip_dotdot_member", "../../evil.py"),
+        ("zip_nested_dotdot_member", "assets/../../../evil.py"),
+        ("zip_absolute_member", "/tmp/evil.py"),
+        ("zip_backslash_member", "..\\evil.py"),
+    ):
+        cases[case] = BadInput(
+            _rezip(out / f"{case}.keras", list(members.items()) + [(name, b"import os\n")]),
+            facts={"member": name},
+        )
+
+    # Weights as .npz with a pickled object array: np.load(allow_pickle=True)
+    # would run code; keras2torch never opens it.
+    npz = out / "_pickled.npz"
+    np.savez(npz, np.array([{"payload": "os.system"}], dtype=object))
+    cases["keras_npz_pickled"] = BadInput(
+        _rezip(
+            out / "npz_pickled.keras",
+            [(n, d) for n, d in members.items() if n != "model.weights.h5"]
+            + [("model.weights.npz", npz.read_bytes())],
+        )
+    )
+    cases["keras_duplicate_weights"] = BadInput(
+        _rezip(
+            out / "duplicate_weights.keras",
+            list(members.items()) + [("model.weights.h5", members["model.weights.h5"])],
+        )
+    )
+
+    # JSON bombs: nesting and size.
+    deep = "[" * 100000 + "]" * 100000
+    cases["json_depth_bomb"] = BadInput(_write(out / "deep.json", deep.encode()))
+    cases["keras_config_depth_bomb"] = BadInput(
+        _rezip(out / "deep_config.keras", _with_member(members, "config.json", deep.encode()))
+    )
+    cases["json_too_large"] = BadInput(saved["tfk_json"], args=("--max-json-bytes", "1000"))
+    cases["keras_config_too_large"] = BadInput(
+        saved["k3_keras"], args=("--max-json-bytes", "100"),
+        facts={"size": len(members["config.json"])},
+    )
+    cases["json_too_deep_for_flag"] = BadInput(saved["tfk_json"], args=("--max-json-depth", "3"))
+
+    # Caps on the model's size, lowered to fit a tiny model.
+    cases["too_many_layers"] = BadInput(saved["tfk_h5"], args=("--max-layers", "2"))
+    cases["too_many_nodes"] = BadInput(saved["tfk_h5"], args=("--max-nodes", "1"))
+    cases["tensor_elements_flag"] = BadInput(
+        saved["tfk_h5"], args=("--max-tensor-elements", "11")
+    )
+
+    # Declared shapes whose element count overflows 64 bits.
+    def huge_input(config):
+        _layer(config, "features")["config"]["batch_input_shape"] = [None, 2**40, 2**40, 2**40]
+
+    cases["json_huge_input_shape"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "huge_input.json", huge_input),
+        weights=saved["tfk_weights"],
+    )
+
+    def huge_units(config):
+        _layer(config, "dense")["config"]["units"] = 2**62
+
+    cases["json_huge_units"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "huge_units.json", huge_units),
+        weights=saved["tfk_weights"],
+    )
+
+    def overflow_dataset(f):
+        del f["model_weights/dense/dense/bias:0"]
+        f["model_weights/dense/dense"].create_dataset(
+            "bias:0", shape=(2**31, 2**31, 2**31), dtype="f4", chunks=(1, 1, 1)
+        )
+
+    cases["h5_dataset_shape_overflow"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "overflow_dataset.h5", overflow_dataset)
+    )
+
+    # Graphs that cannot be built.
+    def self_loop(config):
+        _layer(config, "dense")["inbound_nodes"][0][0][0] = "dense"
+
+    cases["json_self_loop"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "self_loop.json", self_loop),
+        weights=saved["tfk_weights"],
+    )
+
+    def dangling_output(config):
+        config["config"]["output_layers"][0][0] = "ghost"
+
+    cases["json_dangling_output"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "dangling_output.json", dangling_output),
+        weights=saved["tfk_weights"],
+    )
+
+    def dangling_tensor(config):
+        _layer(config, "dense_1")["inbound_nodes"][0][0][2] = 5
+
+    cases["json_dangling_tensor_index"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "dangling_tensor.json", dangling_tensor),
+        weights=saved["tfk_weights"],
+    )
+
+    def duplicate_names(config):
+        _layer(config, "dense_1")["name"] = "dense"
+        _layer(config, "dense")["config"]["name"] = "dense"
+
+    cases["json_duplicate_layer_names"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "duplicate_names.json", duplicate_names),
+        weights=saved["tfk_weights"],
+    )
+
+    def input_not_input(config):
+        config["config"]["input_layers"][0][0] = "dense"
+
+    cases["json_input_is_not_input_layer"] = BadInput(
+        _edit_json_config(saved["tfk_json"], out / "input_not_input.json", input_not_input),
+        weights=saved["tfk_weights"],
+    )
+
+    # Empty models.
+    empty_sequential = {"class_name": "Sequential", "config": {"name": "empty", "layers": []}}
+    cases["json_empty_sequential"] = BadInput(
+        _write(out / "empty_sequential.json", json.dumps(empty_sequential).encode())
+    )
+    only_input = {
+        "class_name": "Functional",
+        "config": {
+            "name": "only_input",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "name": "x",
+                    "config": {"batch_input_shape": [None, 4], "name": "x"},
+                    "inbound_nodes": [],
+                }
+            ],
+            "input_layers": [["x", 0, 0]],
+            "output_layers": [["x", 0, 0]],
+        },
+    }
+    cases["json_only_an_input"] = BadInput(
+        _write(out / "only_input.json", json.dumps(only_input).encode())
+    )
+    cases["json_whitespace_only"] = BadInput(_write(out / "blank.json", b" \n\t\n"))
+    cases["keras_config_not_json"] = BadInput(
+        _rezip(out / "garbage_config.keras", _with_member(members, "config.json", b"{oops"))
+    )
+    cases["keras_config_a_list"] = BadInput(
+        _rezip(out / "list_config.keras", _with_member(members, "config.json", b"[1, 2]"))
+    )
+    cases["json_nan_key"] = BadInput(_write(out / "nan_key.json", b'{NaN: 1}'))
+
+    # Weights that do not fit the config.
+    def short_bias(f):
+        del f["model_weights/dense/dense/bias:0"]
+        f["model_weights/dense/dense"].create_dataset("bias:0", data=np.zeros(7, "f4"))
+
+    cases["bias_wrong_length"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "short_bias.h5", short_bias)
+    )
+
+    def string_kernel(f):
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense/dense"].create_dataset(
+            "kernel:0", data=np.array([[b"ab"] * 3] * 4)
+        )
+
+    cases["kernel_of_strings"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "string_kernel.h5", string_kernel)
+    )
+
+    def int_kernel(f):
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense/dense"].create_dataset(
+            "kernel:0", data=np.zeros((4, 3), "i4")
+        )
+
+    cases["kernel_of_integers"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "int_kernel.h5", int_kernel)
+    )
+
+    def missing_group(f):
+        del f["model_weights/dense_1"]
+
+    cases["weights_group_missing"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "missing_group.h5", missing_group)
+    )
+
+    def soft_link(f):
+        import h5py
+
+        kernel = f["model_weights/dense/dense/kernel:0"][()]
+        del f["model_weights/dense/dense/kernel:0"]
+        f["elsewhere"] = kernel
+        f["model_weights/dense/dense/kernel:0"] = h5py.SoftLink("/elsewhere")
+
+    cases["weights_soft_link"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "soft_link.h5", soft_link)
+    )
+
+    def external_link(f):
+        import h5py
+
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense/dense/kernel:0"] = h5py.ExternalLink("/etc/passwd", "/x")
+
+    cases["weights_external_link"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "external_link.h5", external_link)
+    )
+
+    def external_storage(f):
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense/dense"].create_dataset(
+            "kernel:0", shape=(4, 3), dtype="f4", external=[("/etc/hostname", 0, 48)]
+        )
+
+    cases["weights_external_storage"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "external_storage.h5", external_storage)
+    )
+
+    def numeric_config(f):
+        del f.attrs["model_config"]
+        f.attrs["model_config"] = np.arange(4)
+
+    cases["model_config_numbers"] = BadInput(
+        _copy_h5(saved["tfk_h5"], out / "numeric_config.h5", numeric_config)
+    )
+    cases["model_config_not_a_model"] = BadInput(
+        _edit_model_config(saved["tfk_h5"], out / "config_not_model.h5", lambda c: c.clear())
+    )
     return cases
+
+
+def nan_weights_model(out: Path, saved: dict[str, Path]) -> Path:
+    """A full model whose first kernel holds NaN and Inf: converted, with a warning."""
+    import numpy as np
+
+    def poison(f):
+        kernel = f["model_weights/dense/dense/kernel:0"]
+        values = kernel[()]
+        values[0, 0] = np.nan
+        values[1, 1] = np.inf
+        kernel[...] = values
+
+    return _copy_h5(saved["tfk_h5"], out / "nan_weights.h5", poison)
 
 
 if __name__ == "__main__":
@@ -334,4 +649,5 @@ if __name__ == "__main__":
         sys.exit("usage: make_bad_inputs.py OUT_DIR")
     for name, case in generate(Path(sys.argv[1])).items():
         extra = f" --weights {case.weights}" if case.weights else ""
+        extra += "".join(f" {arg}" for arg in case.args)
         print(f"{name}: {case.path}{extra}")

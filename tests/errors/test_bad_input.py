@@ -71,7 +71,7 @@ def convert(
     if case.weights is not None:
         args += ["--weights", str(case.weights)]
     return subprocess.run(
-        args + list(extra), capture_output=True, text=True, timeout=120, check=False
+        args + list(case.args) + list(extra), capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -117,6 +117,20 @@ UNBUILT = (
     "{path}: the Sequential model '{name}' records no input shape: it was saved before it "
     "was built; build it (give it an Input or call it once) and save it again"
 )
+NPZ = (
+    "{path}: the weights are stored as model.weights.npz, which may hold pickled Python "
+    "objects and is never read by keras2torch; save the model again with the default "
+    "weights format (model.weights.h5)"
+)
+ESCAPING_MEMBER = (
+    "{path}: the zip archive has a member named '{member}', a path outside the archive; "
+    "keras2torch refuses such archives"
+)
+LINKED = (
+    "{path}: weight 'dense/kernel:0' of layer 'dense' cannot be read: dataset "
+    "'/model_weights/dense/dense/kernel:0' is reached through {kind} link "
+    "'/model_weights/dense/dense/kernel:0', which keras2torch does not follow"
+)
 
 EXPECTED: dict[str, list[str]] = {
     "text": [NOT_A_MODEL.replace("{start}", 'it starts with "hello, these are"')],
@@ -130,13 +144,7 @@ EXPECTED: dict[str, list[str]] = {
     "keras_without_config": [
         "{path}: the zip archive has no config.json, so it is not a .keras model"
     ],
-    "keras_npz": [
-        (
-            "{path}: the weights are stored as model.weights.npz, which may hold pickled Python "
-            "objects and is never read by keras2torch; save the model again with the default "
-            "weights format (model.weights.h5)"
-        )
-    ],
+    "keras_npz": [NPZ],
     "keras_duplicate": ["{path}: the zip archive has two members named 'config.json'"],
     "h5_without_model_config": [
         "{path}: not a Keras model file: the HDF5 file has no model_config attribute"
@@ -159,8 +167,144 @@ EXPECTED: dict[str, list[str]] = {
     "transposed_kernel_keras": [TRANSPOSED],
     "weights_fail_while_writing": [
         (
-            "{path}: layer 'dense' (Dense): dataset '/dense/dense/kernel:0' declares 40000000000 "
-            "bytes, more than the file can hold ({weights_size} bytes)"
+            "{path}: layer 'dense' (Dense): dataset '/dense/dense/kernel:0' declares 1600000000 "
+            "bytes, more than the file can hold ({weights_size} bytes) "
+            "(raise it with --max-dataset-ratio)"
+        )
+    ],
+    "weights_too_many_elements": [
+        (
+            "{path}: weight 'dense/kernel:0' of layer 'dense' cannot be read: dataset "
+            "'/dense/dense/kernel:0' has 10000000000 elements, more than the limit of 4294967296 "
+            "(raise it with --max-tensor-elements)"
+        )
+    ],
+    # Bombs and caps, each naming the flag that raises it.
+    "zip_bomb_ratio": [
+        (
+            "{path}: member 'metadata.json' expands {ratio} times when unpacked, more than the "
+            "limit of 1000 (raise it with --max-zip-ratio)"
+        )
+    ],
+    "zip_member_too_large": [
+        (
+            "{path}: member 'config.json' unpacks to 2172 bytes, more than the limit of 100 bytes "
+            "(raise it with --max-zip-member-bytes)"
+        )
+    ],
+    "json_depth_bomb": [
+        "{path}: the JSON text nests deeper than the limit of 512 levels "
+        "(raise it with --max-json-depth)"
+    ],
+    "keras_config_depth_bomb": [
+        "{path}: config.json: the JSON text nests deeper than the limit of 512 levels "
+        "(raise it with --max-json-depth)"
+    ],
+    "json_too_deep_for_flag": [
+        "{path}: the JSON text nests deeper than the limit of 3 levels "
+        "(raise it with --max-json-depth)"
+    ],
+    "json_too_large": [
+        "{path}: the file is 1863 bytes, more than the JSON limit of 1000 bytes "
+        "(raise it with --max-json-bytes)"
+    ],
+    "keras_config_too_large": [
+        "{path}: config.json: the JSON text is {size} bytes, more than the limit of 100 bytes "
+        "(raise it with --max-json-bytes)"
+    ],
+    "too_many_layers": [
+        "{path}: the model has 3 layers, more than the limit of 2 (raise it with --max-layers)"
+    ],
+    "too_many_nodes": [
+        "{path}: the model makes more layer calls than the limit of 1 (raise it with --max-nodes)"
+    ],
+    "tensor_elements_flag": [
+        (
+            "{path}: weight 'dense/kernel:0' of layer 'dense' cannot be read: dataset "
+            "'/model_weights/dense/dense/kernel:0' has 12 elements, more than the limit of 11 "
+            "(raise it with --max-tensor-elements)"
+        )
+    ],
+    "h5_dataset_shape_overflow": [
+        (
+            "{path}: weight 'dense/bias:0' of layer 'dense' cannot be read: dataset "
+            "'/model_weights/dense/dense/bias:0' has shape [2147483648, 2147483648, 2147483648], "
+            "whose element count overflows"
+        )
+    ],
+    "json_huge_input_shape": [
+        (
+            "{path}: layer 'dense' (Dense): weight 'kernel' has shape [4, 3] in the file, but the "
+            "config implies [1099511627776, 3]"
+        )
+    ],
+    "json_huge_units": [
+        (
+            "{path}: layer 'dense' (Dense): weight 'kernel' has shape [4, 3] in the file, but the "
+            "config implies [4, 4611686018427387904]"
+        )
+    ],
+    # Paths out of the archive, pickles, ambiguity.
+    "zip_dotdot_member": [ESCAPING_MEMBER],
+    "zip_nested_dotdot_member": [ESCAPING_MEMBER],
+    "zip_absolute_member": [ESCAPING_MEMBER],
+    "zip_backslash_member": [ESCAPING_MEMBER],
+    "keras_npz_pickled": [NPZ],
+    "keras_duplicate_weights": ["{path}: the zip archive has two members named 'model.weights.h5'"],
+    # Graphs that cannot be built, models with nothing in them.
+    "json_self_loop": ["{path}: layer 'dense' (Dense): the graph has a cycle: dense -> dense"],
+    "json_dangling_output": [
+        "{path}: the model's output_layers refers to layer 'ghost', which the model does not have"
+    ],
+    "json_dangling_tensor_index": [
+        "{path}: layer 'dense' (Dense): output 5 is used, but the layer has 1 output(s)"
+    ],
+    "json_duplicate_layer_names": ["{path}: two layers are named 'dense'"],
+    "json_input_is_not_input_layer": ["{path}: model input 'dense' is not an InputLayer"],
+    "json_empty_sequential": [UNBUILT.replace("{name}", "empty")],
+    "json_only_an_input": ["{path}: the model has no layers to convert"],
+    "json_whitespace_only": ["{path}: the JSON text is not valid JSON (error at byte 5)"],
+    "json_nan_key": ["{path}: the JSON text is not valid JSON (NaN or Infinity as a key)"],
+    "keras_config_not_json": [
+        "{path}: config.json: the JSON text is not valid JSON (error at byte 2)"
+    ],
+    "keras_config_a_list": [
+        "{path}: the JSON is not a Keras model (no class_name and config at the top)"
+    ],
+    "model_config_numbers": [
+        "{path}: attribute 'model_config' holds numbers where text was expected"
+    ],
+    "model_config_not_a_model": [
+        "{path}: the JSON is not a Keras model (no class_name and config at the top)"
+    ],
+    # Weights that do not fit the config, or reach outside the file.
+    "bias_wrong_length": [
+        (
+            "{path}: layer 'dense' (Dense): weight 'bias' has shape [7] in the file, but the "
+            "config implies [3]"
+        )
+    ],
+    "kernel_of_strings": [
+        (
+            "{path}: weight 'dense/kernel:0' of layer 'dense' cannot be read: dataset "
+            "'/model_weights/dense/dense/kernel:0': unsupported element type (HDF5 string, "
+            "2 bytes)"
+        )
+    ],
+    "kernel_of_integers": [
+        (
+            "{path}: layer 'dense' (Dense): weight 'dense/kernel:0' holds int32 values where "
+            "floating-point weights belong"
+        )
+    ],
+    "weights_group_missing": ["{path}: the weights file has no group for layer 'dense_1'"],
+    "weights_soft_link": [LINKED.replace("{kind}", "a soft")],
+    "weights_external_link": [LINKED.replace("{kind}", "an external")],
+    "weights_external_storage": [
+        (
+            "{path}: weight 'dense/kernel:0' of layer 'dense' cannot be read: dataset "
+            "'/model_weights/dense/dense/kernel:0' keeps its data in an external file, which "
+            "keras2torch does not read"
         )
     ],
     "unsupported_layers": [
@@ -223,7 +367,47 @@ def test_files_cut_near_their_end(cli, bad, tmp_path):
 def test_every_generated_case_is_tested(bad):
     generated = set(bad)
     tested = set(CASE_NAMES) | {n for n in bad if n.startswith(("truncated_h5_", "truncated_zip_"))}
-    assert generated == tested
+    assert generated == tested | {"nan_weights_converted"}
+
+
+def test_at_least_fifty_cases(bad):
+    """The issue asks for 50 malformed or hostile files, each with its exact message."""
+    assert len(CASE_NAMES) + 4 >= 50, len(CASE_NAMES)
+
+
+def test_nan_and_inf_weights_are_converted_with_a_warning(cli, bad, tmp_path):
+    case = bad["nan_weights_converted"]
+    out = tmp_path / "converted"
+    result = convert(cli, case, out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"keras2torch: warning: {case.path}: layer 'dense' (Dense): weight 'dense.weight' holds "
+        "1 NaN and 1 infinite values; converted as is\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model.py",
+        "model.safetensors",
+        "report.json",
+        "report.md",
+    ]
+
+
+def test_raised_limits_let_the_file_through(cli, bad, tmp_path):
+    """Each --max-* flag really raises its cap: the zip bomb converts once allowed."""
+    case = bad["zip_bomb_ratio"]
+    out = tmp_path / "converted"
+    result = convert(cli, case, out, extra=("--max-zip-ratio", str(case.facts["ratio"])))
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_limit_flags_want_a_positive_whole_number(cli, bad, tmp_path, value):
+    out = tmp_path / "converted"
+    result = convert(cli, bad["too_many_layers"], out, extra=("--max-layers", value))
+    assert result.returncode == CONTRACT_STATUS
+    assert result.stderr.startswith("keras2torch: error: --max-layers: ")
+    assert not out.exists()
 
 
 def test_failed_run_keeps_an_existing_output(cli, bad, tmp_path):
