@@ -62,6 +62,8 @@ const std::map<std::string, std::string>& ClassAliases() {
       {"BatchNormalizationV1", "BatchNormalization"},
       {"BatchNormalizationV2", "BatchNormalization"},
       {"SyncBatchNormalization", "BatchNormalization"},
+      {"CuDNNLSTM", "LSTM"},
+      {"CuDNNGRU", "GRU"},
       {"UnifiedLSTM", "LSTM"},
       {"UnifiedGRU", "GRU"},
       {"LSTMV1", "LSTM"},
@@ -124,6 +126,29 @@ Json CanonicalDType(const Json& dtype) {
     return dtype["config"]["name"];
   }
   return dtype;
+}
+
+// CuDNNLSTM and CuDNNGRU are LSTM and GRU(reset_after=True) with cuDNN's
+// fixed activations; their weights are converted when bound.
+Json PlainRnnFromCuDNN(const std::string& written_class, Json config) {
+  if (!config.is_object()) return config;
+  if (written_class == "CuDNNLSTM" || written_class == "CuDNNGRU") {
+    config["activation"] = "tanh";
+    config["recurrent_activation"] = "sigmoid";
+    config["use_bias"] = true;
+    if (written_class == "CuDNNGRU") config["reset_after"] = true;
+  }
+  // Inside Bidirectional or TimeDistributed.
+  if (config.contains("layer") && config["layer"].is_object() &&
+      config["layer"].contains("class_name") && config["layer"]["class_name"].is_string()) {
+    Json& inner = config["layer"];
+    const std::string cls = inner["class_name"].get<std::string>();
+    if (cls == "CuDNNLSTM" || cls == "CuDNNGRU") {
+      inner["config"] = PlainRnnFromCuDNN(cls, inner.value("config", Json::object()));
+      inner["class_name"] = cls == "CuDNNLSTM" ? "LSTM" : "GRU";
+    }
+  }
+  return config;
 }
 
 Json CanonicalConfig(const std::string& class_name, Json config) {
@@ -367,7 +392,7 @@ Expected<LayerSpec> Normalizer::Layer(const Json& object) {
     layer.config = CanonicalConfig(layer.class_name, std::move(rewritten->config));
     return layer;
   }
-  layer.config = CanonicalConfig(layer.class_name, config);
+  layer.config = CanonicalConfig(layer.class_name, PlainRnnFromCuDNN(written_class, config));
   return layer;
 }
 

@@ -9,36 +9,63 @@
 namespace k2t {
 namespace {
 
-Shape Permuted(const Shape& shape, const std::vector<int>& perm) {
-  Shape out;
-  for (int axis : perm) out.push_back(shape[static_cast<std::size_t>(axis)]);
-  return out;
+using Step = DerivedWeight::Step;
+
+Shape Apply(const Step& step, Shape shape) {
+  switch (step.kind) {
+    case Step::kPermute: {
+      Shape out;
+      for (int axis : step.axes) out.push_back(shape[static_cast<std::size_t>(axis)]);
+      return out;
+    }
+    case Step::kReshape: return step.shape;
+    case Step::kFlip: return shape;
+    case Step::kSlice: shape[static_cast<std::size_t>(step.axis)] = step.length; return shape;
+  }
+  return shape;
 }
 
-// A reference to `parts` concatenated on their last axis, then permuted,
-// reshaped and flipped; its name and shape are what Keras 2 would show.
-WeightRef Derive(std::vector<WeightRef> parts, std::vector<int> permute, Shape reshape,
-                 std::vector<int> flip, const std::string& name) {
+Tensor Apply(const Step& step, const Tensor& t) {
+  switch (step.kind) {
+    case Step::kPermute: return t.Permute(step.axes);
+    case Step::kReshape: return t.Reshape(step.shape);
+    case Step::kFlip: return t.Flip(step.axes);
+    case Step::kSlice: return t.Slice(step.axis, step.start, step.length);
+  }
+  return t;
+}
+
+Step Permute(std::vector<int> perm) { return {Step::kPermute, std::move(perm)}; }
+Step Reshape(Shape shape) { return {Step::kReshape, {}, std::move(shape)}; }
+Step Flip(std::vector<int> axes) { return {Step::kFlip, std::move(axes)}; }
+Step Slice(int axis, std::int64_t start, std::int64_t length) {
+  return {Step::kSlice, {}, {}, axis, start, length};
+}
+
+// A reference to `parts` concatenated on their last axis (or added), then
+// transformed by `steps`; its name and shape are what Keras 2 would show.
+WeightRef Derive(std::vector<WeightRef> parts, std::vector<Step> steps, const std::string& name,
+                 bool sum = false) {
   WeightRef ref;
   ref.name = name;
-  ref.dtype = parts[0].dtype;
+  ref.dtype = sum ? DType::kF32 : parts[0].dtype;
   ref.dataset_path = parts[0].dataset_path;
   Shape shape = parts[0].shape;
-  for (std::size_t i = 1; i < parts.size(); ++i) shape.back() += parts[i].shape.back();
-  if (!permute.empty()) shape = Permuted(shape, permute);
-  if (!reshape.empty()) shape = reshape;
+  if (!sum) {
+    for (std::size_t i = 1; i < parts.size(); ++i) shape.back() += parts[i].shape.back();
+  }
+  for (const Step& step : steps) shape = Apply(step, shape);
   ref.shape = shape;
   auto derived = std::make_shared<DerivedWeight>();
   derived->parts = std::move(parts);
-  derived->permute = std::move(permute);
-  derived->reshape = std::move(reshape);
-  derived->flip = std::move(flip);
+  derived->sum = sum;
+  derived->steps = std::move(steps);
   ref.derived = std::move(derived);
   return ref;
 }
 
 WeightRef Transposed(const WeightRef& ref, std::vector<int> perm) {
-  return Derive({ref}, std::move(perm), {}, {}, ref.name);
+  return Derive({ref}, {Permute(std::move(perm))}, ref.name);
 }
 
 const Json& At(const Json& config, const char* key) {
@@ -72,7 +99,7 @@ std::vector<WeightRef> MergeGates(const std::vector<WeightRef>& weights,
   for (int kind = 0; kind < 3; ++kind) {
     std::vector<WeightRef> parts;
     for (int gate : order) parts.push_back(weights[static_cast<std::size_t>(gate * 3 + kind)]);
-    merged.push_back(Derive(std::move(parts), {}, {}, {}, kinds[kind]));
+    merged.push_back(Derive(std::move(parts), {}, kinds[kind]));
   }
   return merged;
 }
@@ -95,7 +122,7 @@ Expected<std::vector<WeightRef>> Keras1Layouts(const std::string& cls, const Jso
       w[0] = Transposed(w[0], {2, 3, 1, 0});
     }
     const Shape& t = w[0].shape;  // (length, 1, in, filters)
-    w[0] = Derive({w[0]}, {}, {t[0], t[2], t[3]}, {}, w[0].name);
+    w[0] = Derive({w[0]}, {Reshape({t[0], t[2], t[3]})}, w[0].name);
   } else if (cls == "Conv2D" && rank == 4 && ChannelsFirst(config)) {
     w[0] = Transposed(w[0], {2, 3, 1, 0});  // (filters, in, rows, cols) -> (rows, cols, in, filters)
   } else if (cls == "Conv2DTranspose" && rank == 4) {
@@ -127,9 +154,44 @@ std::vector<WeightRef> FlipKernels(const std::string& cls, std::vector<WeightRef
   for (std::size_t i = 0; i < kernels && i < w.size(); ++i) {
     std::vector<int> axes;
     for (std::size_t a = 0; a + 2 < w[i].shape.size(); ++a) axes.push_back(static_cast<int>(a));
-    w[i] = Derive({w[i]}, {}, {}, axes, w[i].name);
+    w[i] = Derive({w[i]}, {Flip(axes)}, w[i].name);
   }
   return w;
+}
+
+// cuDNN's layout, gate block by gate block: an input-kernel block holds its
+// (units, in) transpose in column-major order, recurrent blocks are
+// transposed, LSTM has an input and a recurrent bias that Keras's LSTM adds,
+// GRU keeps both as the two rows of a reset_after=True bias.
+std::vector<WeightRef> FromCuDNN(const std::string& cls, std::vector<WeightRef> w) {
+  if ((cls != "LSTM" && cls != "GRU") || w.size() != 3 || w[0].shape.size() != 2 ||
+      w[1].shape.size() != 2 || w[2].shape.size() != 1) {
+    return w;
+  }
+  const std::int64_t gates = cls == "LSTM" ? 4 : 3;
+  const std::int64_t units = w[1].shape[0];
+  const std::int64_t in = w[0].shape[0];
+  if (w[2].shape[0] != 2 * gates * units || w[0].shape[1] != gates * units ||
+      w[1].shape[1] != gates * units) {
+    return w;
+  }
+  std::vector<WeightRef> kernel;
+  std::vector<WeightRef> recurrent;
+  for (std::int64_t g = 0; g < gates; ++g) {
+    kernel.push_back(Derive({w[0]}, {Slice(1, g * units, units), Reshape({units, in}),
+                                     Permute({1, 0})},
+                            w[0].name));
+    recurrent.push_back(Derive({w[1]}, {Slice(1, g * units, units), Permute({1, 0})},
+                               w[1].name));
+  }
+  const std::int64_t half = gates * units;
+  WeightRef bias = cls == "LSTM"
+                       ? Derive({Derive({w[2]}, {Slice(0, 0, half)}, w[2].name),
+                                 Derive({w[2]}, {Slice(0, half, half)}, w[2].name)},
+                                {}, w[2].name, /*sum=*/true)
+                       : Derive({w[2]}, {Reshape({2, half})}, w[2].name);
+  return {Derive(std::move(kernel), {}, w[0].name), Derive(std::move(recurrent), {}, w[1].name),
+          std::move(bias)};
 }
 
 }  // namespace
@@ -139,17 +201,24 @@ Expected<Tensor> ReadDerived(const WeightSource& source, const WeightRef& ref) {
   std::vector<Tensor> parts;
   for (const WeightRef& part : d.parts) {
     K2T_ASSIGN_OR_RETURN(Tensor t, source.Read(part));
-    if (t.shape() != part.shape || t.dtype() != d.parts[0].dtype) {
+    if (t.shape() != part.shape || t.dtype() != part.dtype) {
       return MakeError("weight '{}' changed shape or type while being read", part.name);
     }
-    parts.push_back(std::move(t));
+    parts.push_back(d.sum ? t.ToFloat32() : std::move(t));
   }
-  Tensor out = parts.size() == 1
-                   ? std::move(parts[0])
-                   : Tensor::Concat(parts, static_cast<int>(parts[0].shape().size()) - 1);
-  if (!d.permute.empty()) out = out.Permute(d.permute);
-  if (!d.reshape.empty()) out = out.Reshape(d.reshape);
-  if (!d.flip.empty()) out = out.Flip(d.flip);
+  Tensor out;
+  if (d.sum) {
+    out = std::move(parts[0]);
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      float* into = out.as<float>();
+      const float* add = parts[i].as<float>();
+      for (std::int64_t k = 0; k < out.size(); ++k) into[k] += add[k];
+    }
+  } else {
+    out = parts.size() == 1 ? std::move(parts[0])
+                            : Tensor::Concat(parts, static_cast<int>(parts[0].shape().size()) - 1);
+  }
+  for (const Step& step : d.steps) out = Apply(step, out);
   return out;
 }
 
@@ -157,7 +226,6 @@ Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& cls,
                                                          const Json& config,
                                                          const LegacyWeightsContext& context,
                                                          std::vector<WeightRef> weights) {
-  if (!context.keras1 && !context.theano) return weights;
   const Json& inner = At(At(config, "layer"), "config");
   const Json& inner_class = At(At(config, "layer"), "class_name");
   if ((cls == "TimeDistributed" || cls == "Bidirectional") && inner_class.is_string()) {
@@ -180,7 +248,7 @@ Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& cls,
     K2T_ASSIGN_OR_RETURN(weights, Keras1Layouts(cls, config, std::move(weights)));
   }
   if (context.theano) weights = FlipKernels(cls, std::move(weights));
-  return weights;
+  return FromCuDNN(cls, std::move(weights));
 }
 
 bool LooksTheanoNamed(const std::vector<WeightRef>& weights) {
