@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "errors"))
 
-import make_bad_inputs  # noqa: E402  (its tiny models are the seeds' base)
+import make_bad_inputs
 
 
 def _more_models(work: Path) -> dict[str, Path]:

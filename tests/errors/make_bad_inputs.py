@@ -175,7 +175,6 @@ def _transpose_kernel(source: Path, target: Path, dataset: str) -> Path:
 
 def generate(out: Path) -> dict[str, BadInput]:
     import h5py
-    import numpy as np
 
     out.mkdir(parents=True, exist_ok=True)
     work = out / "_saved"
@@ -344,8 +343,6 @@ def _shape_bomb(out: Path, saved: dict, cases: dict, name: str, units: int) -> N
     )
 
 
-
-
 # ---------------------------------------------------------------------------
 # Hostile files: bombs, escapes, pickles, impossible graphs and shapes
 
@@ -379,7 +376,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
     import numpy as np
 
     cases: dict[str, BadInput] = {}
-    config = json.loads(members["config.json"])
+    json.loads(members["config.json"])
 
     # Zip bomb: metadata.json padded with 20 MB of spaces, deflated over 1000:1.
     bomb = out / "zip_bomb.keras"
@@ -390,9 +387,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
             archive.writestr(name, data)
     with zipfile.ZipFile(bomb) as archive:
         info = archive.getinfo("metadata.json")
-    cases["zip_bomb_ratio"] = BadInput(
-        bomb, facts={"ratio": info.file_size // info.compress_size}
-    )
+    cases["zip_bomb_ratio"] = BadInput(bomb, facts={"ratio": info.file_size // info.compress_size})
     cases["zip_member_too_large"] = BadInput(
         saved["k3_keras"], args=("--max-zip-member-bytes", "100")
     )
@@ -435,7 +430,8 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
     )
     cases["json_too_large"] = BadInput(saved["tfk_json"], args=("--max-json-bytes", "1000"))
     cases["keras_config_too_large"] = BadInput(
-        saved["k3_keras"], args=("--max-json-bytes", "100"),
+        saved["k3_keras"],
+        args=("--max-json-bytes", "100"),
         facts={"size": len(members["config.json"])},
     )
     cases["json_too_deep_for_flag"] = BadInput(saved["tfk_json"], args=("--max-json-depth", "3"))
@@ -443,9 +439,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
     # Caps on the model's size, lowered to fit a tiny model.
     cases["too_many_layers"] = BadInput(saved["tfk_h5"], args=("--max-layers", "2"))
     cases["too_many_nodes"] = BadInput(saved["tfk_h5"], args=("--max-nodes", "1"))
-    cases["tensor_elements_flag"] = BadInput(
-        saved["tfk_h5"], args=("--max-tensor-elements", "11")
-    )
+    cases["tensor_elements_flag"] = BadInput(saved["tfk_h5"], args=("--max-tensor-elements", "11"))
 
     # Declared shapes whose element count overflows 64 bits.
     def huge_input(config):
@@ -547,7 +541,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
     cases["keras_config_a_list"] = BadInput(
         _rezip(out / "list_config.keras", _with_member(members, "config.json", b"[1, 2]"))
     )
-    cases["json_nan_key"] = BadInput(_write(out / "nan_key.json", b'{NaN: 1}'))
+    cases["json_nan_key"] = BadInput(_write(out / "nan_key.json", b"{NaN: 1}"))
 
     # Weights that do not fit the config.
     def short_bias(f):
@@ -560,9 +554,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
 
     def string_kernel(f):
         del f["model_weights/dense/dense/kernel:0"]
-        f["model_weights/dense/dense"].create_dataset(
-            "kernel:0", data=np.array([[b"ab"] * 3] * 4)
-        )
+        f["model_weights/dense/dense"].create_dataset("kernel:0", data=np.array([[b"ab"] * 3] * 4))
 
     cases["kernel_of_strings"] = BadInput(
         _copy_h5(saved["tfk_h5"], out / "string_kernel.h5", string_kernel)
@@ -570,9 +562,7 @@ def _hostile_cases(out: Path, saved: dict[str, Path], members: dict[str, bytes])
 
     def int_kernel(f):
         del f["model_weights/dense/dense/kernel:0"]
-        f["model_weights/dense/dense"].create_dataset(
-            "kernel:0", data=np.zeros((4, 3), "i4")
-        )
+        f["model_weights/dense/dense"].create_dataset("kernel:0", data=np.zeros((4, 3), "i4"))
 
     cases["kernel_of_integers"] = BadInput(
         _copy_h5(saved["tfk_h5"], out / "int_kernel.h5", int_kernel)

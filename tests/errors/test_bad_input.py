@@ -71,7 +71,11 @@ def convert(
     if case.weights is not None:
         args += ["--weights", str(case.weights)]
     return subprocess.run(
-        args + list(case.args) + list(extra), capture_output=True, text=True, timeout=120, check=False
+        args + list(case.args) + list(extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -193,24 +197,34 @@ EXPECTED: dict[str, list[str]] = {
         )
     ],
     "json_depth_bomb": [
-        "{path}: the JSON text nests deeper than the limit of 512 levels "
-        "(raise it with --max-json-depth)"
+        (
+            "{path}: the JSON text nests deeper than the limit of 512 levels "
+            "(raise it with --max-json-depth)"
+        )
     ],
     "keras_config_depth_bomb": [
-        "{path}: config.json: the JSON text nests deeper than the limit of 512 levels "
-        "(raise it with --max-json-depth)"
+        (
+            "{path}: config.json: the JSON text nests deeper than the limit of 512 levels "
+            "(raise it with --max-json-depth)"
+        )
     ],
     "json_too_deep_for_flag": [
-        "{path}: the JSON text nests deeper than the limit of 3 levels "
-        "(raise it with --max-json-depth)"
+        (
+            "{path}: the JSON text nests deeper than the limit of 3 levels "
+            "(raise it with --max-json-depth)"
+        )
     ],
     "json_too_large": [
-        "{path}: the file is 1863 bytes, more than the JSON limit of 1000 bytes "
-        "(raise it with --max-json-bytes)"
+        (
+            "{path}: the file is 1863 bytes, more than the JSON limit of 1000 bytes "
+            "(raise it with --max-json-bytes)"
+        )
     ],
     "keras_config_too_large": [
-        "{path}: config.json: the JSON text is {size} bytes, more than the limit of 100 bytes "
-        "(raise it with --max-json-bytes)"
+        (
+            "{path}: config.json: the JSON text is {size} bytes, more than the limit of 100 bytes "
+            "(raise it with --max-json-bytes)"
+        )
     ],
     "too_many_layers": [
         "{path}: the model has 3 layers, more than the limit of 2 (raise it with --max-layers)"
