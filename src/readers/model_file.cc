@@ -14,7 +14,7 @@
 namespace k2t {
 namespace {
 
-enum class Magic { kHdf5, kZip, kJson, kUnknown, kEmpty };
+enum class Magic { kHdf5, kZip, kJson, kUnknown, kEmpty, kKerasDirectory };
 
 struct Sniffed {
   Magic magic = Magic::kUnknown;
@@ -31,8 +31,7 @@ Expected<Sniffed> SniffMagic(const std::string& path) {
                        "load it in Keras and save it as .keras or .h5");
     }
     if (std::filesystem::exists(directory / "config.json", code)) {
-      return MakeError("is a directory holding an unzipped .keras model, which keras2torch does "
-                       "not read; zip its files into a .keras archive");
+      return Sniffed{Magic::kKerasDirectory, ""};
     }
     return MakeError("is a directory; expected a Keras model file");
   }
@@ -242,6 +241,41 @@ Expected<ModelFile> ReadJsonConfig(const std::string& path, const ReadOptions& o
   return model;
 }
 
+// keras.saving.save_model(model, "dir", zipped=False): the members of a
+// .keras archive as files, config.json being the architecture and
+// model.weights.h5 its weights.
+Expected<ModelFile> ReadKerasDirectory(const std::string& path, const ReadOptions& options) {
+  const std::filesystem::path directory(path);
+  std::error_code code;
+  ReadOptions with_weights = options;
+  if (with_weights.weights_path.empty()) {
+    if (std::filesystem::exists(directory / "model.weights.npz", code)) {
+      return MakeError("the weights are stored as model.weights.npz, which may hold pickled "
+                       "Python objects and is never read by keras2torch; save the model again "
+                       "with the default weights format (model.weights.h5)");
+    }
+    if (std::filesystem::exists(directory / "model.weights.h5", code)) {
+      with_weights.weights_path = (directory / "model.weights.h5").string();
+    }
+  }
+  const std::string config = (directory / "config.json").string();
+  auto model = ReadJsonConfig(config, with_weights);
+  if (!model.ok()) return std::move(model.error().InFile(config));
+  model->path = path;
+  model->format = FileFormat::kKerasZip;
+  const std::filesystem::path metadata_path = directory / "metadata.json";
+  if (model->keras_version.empty() && std::filesystem::exists(metadata_path, code)) {
+    K2T_ASSIGN_OR_RETURN(std::string text, ReadText(metadata_path.string(), options.json));
+    auto metadata = ParseJson(text, options.json);
+    if (!metadata.ok()) return MakeError("metadata.json: {}", metadata.error().message());
+    if (metadata->is_object() && metadata->contains("keras_version") &&
+        (*metadata)["keras_version"].is_string()) {
+      model->keras_version = (*metadata)["keras_version"].get<std::string>();
+    }
+  }
+  return model;
+}
+
 }  // namespace
 
 std::string FormatName(FileFormat format) {
@@ -260,6 +294,7 @@ Expected<ModelFile> ReadModelFile(const std::string& path, const ReadOptions& op
       case Magic::kHdf5: return ReadLegacyH5(path, options);
       case Magic::kZip: return ReadKerasZip(path, options);
       case Magic::kJson: return ReadJsonConfig(path, options);
+      case Magic::kKerasDirectory: return ReadKerasDirectory(path, options);
       case Magic::kEmpty: return MakeError("the file is empty");
       case Magic::kUnknown: break;
     }

@@ -163,12 +163,34 @@ TEST(ModelFileTest, DirectoriesThatAreModelsOfOtherKinds) {
             saved_model.string() + ": is a TensorFlow SavedModel directory, which keras2torch "
                                    "does not read; load it in Keras and save it as .keras or .h5");
 
+}
+
+// keras.saving.save_model(..., zipped=False): config.json, metadata.json and
+// model.weights.h5 as files of a directory.
+TEST(ModelFileTest, UnzippedKerasDirectory) {
+  TempDir dir;
   const std::filesystem::path unzipped = dir.path() / "model_dir";
   std::filesystem::create_directories(unzipped);
   testing::WriteBytes((unzipped / "config.json").string(), kConfig);
+  testing::WriteBytes((unzipped / "metadata.json").string(), R"({"keras_version": "3.9.0"})");
+  auto file = ReadModelFile(unzipped.string(), {});
+  ASSERT_TRUE(file.ok()) << Describe(file);
+  EXPECT_EQ(file->format, FileFormat::kKerasZip);
+  EXPECT_EQ(file->keras_version, "3.9.0");
+  EXPECT_EQ(file->path, unzipped.string());
+  EXPECT_EQ(file->weights, nullptr);
+
+  testing::WriteBytes((unzipped / "model.weights.h5").string(), "not hdf5");
+  const std::string weights = (unzipped / "model.weights.h5").string();
+  const std::string error = Describe(ReadModelFile(unzipped.string(), {}));
+  EXPECT_EQ(error.rfind(weights + ": ", 0), 0u) << error;
+
+  std::filesystem::rename(unzipped / "model.weights.h5", unzipped / "model.weights.npz");
   EXPECT_EQ(Describe(ReadModelFile(unzipped.string(), {})),
-            unzipped.string() + ": is a directory holding an unzipped .keras model, which "
-                                "keras2torch does not read; zip its files into a .keras archive");
+            unzipped.string() + ": the weights are stored as model.weights.npz, which may hold "
+                                "pickled Python objects and is never read by keras2torch; save "
+                                "the model again with the default weights format "
+                                "(model.weights.h5)");
 }
 
 TEST(ModelFileTest, NeighbouringJsonFormats) {
