@@ -88,6 +88,8 @@ def _layer(class_name: str, c: dict, lambdas: dict):
         if class_name == "GRU":
             kwargs["reset_after"] = False  # Keras 1 GRU
         return cls(c["output_dim"], **kwargs)
+    if class_name == "Embedding":
+        return L.Embedding(c["input_dim"], c["output_dim"], name=name)
     if class_name == "Merge":
         mode = c["mode"]
         if mode == "concat":
@@ -449,3 +451,59 @@ def test_written_keras1_merge_refused(cli, tmp_path, merge, message):
     assert result.returncode == 2, result.stderr
     expected = f"keras2torch: error: {path}: layer 'merged' (Merge): {message}"
     assert expected in result.stderr.splitlines(), result.stderr
+
+
+def dense_config(name, units, **extra):
+    c = {"name": name, "output_dim": units, "activation": "relu", "bias": True,
+         "init": "glorot_uniform", "W_regularizer": None, "b_regularizer": None,
+         "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+         "input_dim": None, "trainable": True}
+    c.update(extra)
+    return {"class_name": "Dense", "config": c}
+
+
+def test_written_keras1_batchnorm_running_std_is_a_variance(cli, tmp_path):
+    """Keras 1.0.8+ passed running_std to K.batch_normalization as the variance."""
+    rng = np.random.default_rng(9)
+    bn = {"class_name": "BatchNormalization", "config": {
+        "name": "bn", "mode": 0, "axis": -1, "epsilon": 0.001, "momentum": 0.99,
+        "beta_init": "zero", "gamma_init": "one", "gamma_regularizer": None,
+        "beta_regularizer": None, "trainable": True}}
+    model_config = {"class_name": "Sequential", "config": [
+        dense_config("d1", 6, batch_input_shape=[None, 5], input_dtype="float32"), bn,
+        dense_config("d2", 2, activation="linear")]}
+    weights = {"d1": [("W", _rand(rng, 5, 6)), ("b", _rand(rng, 6))],
+               "bn": [("gamma", _rand(rng, 6) + 1), ("beta", _rand(rng, 6)),
+                      ("running_mean", _rand(rng, 6)),
+                      ("running_std", rng.uniform(0.2, 2.0, 6).astype(np.float32))],
+               "d2": [("W", _rand(rng, 6, 2)), ("b", _rand(rng, 2))]}
+    path = tmp_path / "k1.h5"
+    write_keras1_h5(path, model_config, weights)
+    reference = reference_model(model_config, {})
+    reference.load_weights(str(path))
+    inputs = random_inputs(reference, 9)
+    saved = Saved("BatchNormalization mode 0", path, None, inputs,
+                  keras_predict(reference, inputs))
+    convert_and_compare(cli, saved, tmp_path)
+
+
+def test_written_keras1_embedding_lstm(cli, tmp_path):
+    rng = np.random.default_rng(10)
+    embedding = {"class_name": "Embedding", "config": {
+        "name": "emb", "input_dim": 20, "output_dim": 4, "init": "uniform",
+        "input_length": 6, "mask_zero": False, "W_regularizer": None, "W_constraint": None,
+        "activity_regularizer": None, "dropout": 0.0, "trainable": True,
+        "batch_input_shape": [None, 6], "input_dtype": "int32"}}
+    rnn_model, rnn_weights = rnn_case(rng, "LSTM", "mem")
+    rnn = rnn_model["config"][0]
+    for key in ("batch_input_shape", "input_dim", "input_length", "input_dtype"):
+        rnn["config"].pop(key)
+    model_config = {"class_name": "Sequential", "config": [embedding, *rnn_model["config"]]}
+    weights = dict(rnn_weights, emb=[("W", _rand(rng, 20, 4))])
+    path = tmp_path / "k1.h5"
+    write_keras1_h5(path, model_config, weights)
+    reference = reference_model(model_config, {})
+    reference.load_weights(str(path))
+    inputs = [rng.integers(0, 20, (2, 6)).astype(np.int32)]
+    saved = Saved("Embedding + LSTM", path, None, inputs, keras_predict(reference, inputs))
+    convert_and_compare(cli, saved, tmp_path)
