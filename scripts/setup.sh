@@ -52,8 +52,9 @@ pip=("$VENV/bin/python" -m pip install --disable-pip-version-check)
 step "installing Python packages into .venv"
 # torch first, with the exact pin: an unpinned torch would bring a multi-gigabyte CUDA build.
 "${pip[@]}" torch==2.13.0
-# TensorFlow chooses the Keras 3 it works with; tf_keras is Keras 2, for Keras 2 files.
-"${pip[@]}" torch==2.13.0 tensorflow-cpu==2.21.0 tf-keras==2.21.0 keras \
+# Keras 3 pinned to the release the tests were checked against (its behaviour changes
+# between minor releases); tf_keras is Keras 2, for Keras 2 files.
+"${pip[@]}" torch==2.13.0 tensorflow-cpu==2.21.0 tf-keras==2.21.0 keras==3.15.1 \
   pytest pytest-xdist h5py ruff scikit-build-core nanobind
 
 # --- 3. The package -----------------------------------------------------------------------
