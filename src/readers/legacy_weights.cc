@@ -144,6 +144,32 @@ Expected<std::vector<WeightRef>> Keras1Layouts(const std::string& cls, const Jso
   return w;
 }
 
+// Keras 1 on Theano ran border_mode 'same' as Theano's 'half' mode: k // 2
+// on both sides, output cropped at the end for even kernels (keras 1.2.2
+// theano_backend.conv2d). That is TensorFlow's padding only for stride 1 and
+// odd kernels; anything else would silently shift the output.
+Status TheanoSamePadding(const std::string& cls, const Json& config) {
+  static const std::set<std::string> convs = {"Conv1D", "Conv2D", "Conv3D"};
+  const Json& padding = At(config, "padding");
+  if (!convs.count(cls) || !padding.is_string() || padding.get<std::string>() != "same") {
+    return Status::Ok();
+  }
+  bool same_as_tf = true;
+  for (const char* key : {"kernel_size", "strides"}) {
+    const Json& values = At(config, key);
+    if (!values.is_array()) continue;
+    for (const Json& v : values) {
+      if (!v.is_number_integer()) continue;
+      const std::int64_t n = v.get<std::int64_t>();
+      if (std::string(key) == "kernel_size" ? n % 2 == 0 : n != 1) same_as_tf = false;
+    }
+  }
+  if (same_as_tf) return Status::Ok();
+  return MakeError("this Keras 1 model was trained on Theano (its weight names have no ':0'), "
+                   "whose border_mode 'same' pads differently from TensorFlow and PyTorch for "
+                   "strided or even-sized kernels; this is not supported");
+}
+
 // Theano convolved, other backends correlate: reverse every kernel axis but
 // the last two (Keras 2's conv_utils.convert_kernel).
 std::vector<WeightRef> FlipKernels(const std::string& cls, std::vector<WeightRef> w) {
@@ -247,6 +273,7 @@ Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& cls,
   if (context.keras1) {
     K2T_ASSIGN_OR_RETURN(weights, Keras1Layouts(cls, config, std::move(weights)));
   }
+  if (context.keras1 && context.theano) K2T_RETURN_IF_ERROR(TheanoSamePadding(cls, config));
   if (context.theano) weights = FlipKernels(cls, std::move(weights));
   return FromCuDNN(cls, std::move(weights));
 }

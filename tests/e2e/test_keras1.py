@@ -507,3 +507,22 @@ def test_written_keras1_embedding_lstm(cli, tmp_path):
     inputs = [rng.integers(0, 20, (2, 6)).astype(np.int32)]
     saved = Saved("Embedding + LSTM", path, None, inputs, keras_predict(reference, inputs))
     convert_and_compare(cli, saved, tmp_path)
+
+
+def test_written_keras1_theano_strided_same_conv_refused(cli, tmp_path):
+    """Theano's 'same' (half) padding differs from TensorFlow's for stride 2."""
+    rng = np.random.default_rng(13)
+    conv = conv_config("conv_1", 2, "tf", batch_input_shape=[None, 8, 9, 3],
+                       input_dtype="float32", border_mode="same", subsample=[2, 2])
+    model_config = {"class_name": "Sequential", "config": [conv]}
+    weights = {"conv_1": [("W", _rand(rng, 3, 2, 3, 4)), ("b", _rand(rng, 4))]}
+    path = tmp_path / "k1.h5"
+    write_keras1_h5(path, model_config, weights, theano=True)
+    result = harness.run_cli(cli, path, tmp_path / "out")
+    assert result.returncode == 2, result.stderr
+    expected = (
+        f"keras2torch: error: {path}: layer 'conv_1' (Conv2D): this Keras 1 model was trained "
+        "on Theano (its weight names have no ':0'), whose border_mode 'same' pads differently "
+        "from TensorFlow and PyTorch for strided or even-sized kernels; this is not supported"
+    )
+    assert expected in result.stderr.splitlines(), result.stderr
