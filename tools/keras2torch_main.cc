@@ -8,9 +8,11 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <filesystem>
+#include <thread>
 
 #include "keras2torch/keras2torch.h"
 #include "support/json.h"
@@ -104,6 +106,23 @@ void AddLimitOptions(CLI::App* command, k2t::Limits& limits) {
   command->add_option(k2t::kDatasetRatioFlag, limits.dataset_ratio,
                       "bytes of one HDF5 weight / bytes of its file")
       ->group(group)->capture_default_str()->check(kPositive);
+  command->add_option(k2t::kSecondsFlag, limits.seconds, "wall-clock seconds for the whole run")
+      ->group(group)->capture_default_str()->check(kPositive);
+}
+
+// Ends the process when the run takes longer than `seconds`: a damaged HDF5
+// file can make the library loop forever, and nothing can interrupt it.
+void StartWatchdog(std::int64_t seconds, std::string model) {
+  std::thread([seconds, model = std::move(model)] {
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    k2t::AbandonConversion();
+    fmt::print(stderr,
+               "keras2torch: error: {}: the run took longer than the limit of {} seconds {}; the "
+               "file may be damaged\n",
+               model, seconds, k2t::RaiseWith(k2t::kSecondsFlag));
+    std::fflush(stderr);
+    std::_Exit(kError);
+  }).detach();
 }
 
 }  // namespace
@@ -145,6 +164,7 @@ int main(int argc, char** argv) {
   }
 
   options.keras_io_layout = io_layout == "keras";
+  StartWatchdog(options.limits.seconds, model);
   if (convert->parsed()) return RunConvert(model, out, options);
 
   auto summary = k2t::Inspect(model, options);

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <new>
 #include <random>
 
@@ -165,10 +166,20 @@ Status WriteText(const fs::path& path, const std::string& text) {
   return Status::Ok();
 }
 
+// The staging directory of the conversion in progress, for AbandonConversion.
+std::mutex staging_mutex;
+fs::path staging_in_progress;
+
 struct StagingGuard {
   fs::path path;
   bool keep = false;
+  explicit StagingGuard(fs::path staging) : path(std::move(staging)) {
+    std::lock_guard<std::mutex> lock(staging_mutex);
+    staging_in_progress = path;
+  }
   ~StagingGuard() {
+    std::lock_guard<std::mutex> lock(staging_mutex);
+    staging_in_progress.clear();
     std::error_code ignored;
     if (!keep) fs::remove_all(path, ignored);
   }
@@ -256,7 +267,7 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
 
     K2T_ASSIGN_OR_RETURN(fs::path staging, MakeStagingDirectory(target));
     // Removed on every way out, exceptions included, unless it became the target.
-    StagingGuard guard{staging};
+    StagingGuard guard(staging);
     std::vector<std::string> weight_warnings;
     auto written = WriteOutputs(c, emitted, report, staging, weight_warnings);
     std::error_code code;
@@ -280,6 +291,12 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
   auto result = Guarded<ConvertResult>(run);
   if (!result.ok()) return std::move(result.error().InFile(model_path));
   return result;
+}
+
+void AbandonConversion() {
+  std::lock_guard<std::mutex> lock(staging_mutex);
+  std::error_code ignored;
+  if (!staging_in_progress.empty()) fs::remove_all(staging_in_progress, ignored);
 }
 
 Expected<std::string> Inspect(const std::string& model_path, const ConvertOptions& options) {

@@ -23,6 +23,10 @@ struct Limits {
   std::int64_t nodes = 1'000'000;       // layer calls once nested models are inlined
   std::int64_t tensor_elements = std::int64_t{1} << 32;  // elements of one weight
   std::uint64_t dataset_ratio = 1;      // bytes of one HDF5 dataset / bytes of its file
+  // Wall-clock seconds for one run of the command-line tool. HDF5's own
+  // parser can loop forever on some damaged files (docs/fuzzing.md), and no
+  // check before it can tell; this is the backstop.
+  std::int64_t seconds = 3600;
 };
 
 // The command-line flag that raises each cap, for messages.
@@ -34,6 +38,7 @@ inline constexpr const char* kLayersFlag = "--max-layers";
 inline constexpr const char* kNodesFlag = "--max-nodes";
 inline constexpr const char* kTensorElementsFlag = "--max-tensor-elements";
 inline constexpr const char* kDatasetRatioFlag = "--max-dataset-ratio";
+inline constexpr const char* kSecondsFlag = "--max-seconds";
 
 // "(raise it with --max-json-bytes)", the tail of every limit message.
 inline std::string RaiseWith(const char* flag) {

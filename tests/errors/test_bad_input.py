@@ -454,3 +454,20 @@ def test_missing_file(cli, tmp_path):
     missing = tmp_path / "nowhere.h5"
     case = make_bad_inputs.BadInput(missing)
     assert_rejected(cli, case, tmp_path, [f"{missing}: no such file"])
+
+
+def test_watchdog_ends_a_run_that_hangs(cli, tmp_path):
+    """A read that never returns (here a FIFO nobody writes to; in the wild, a
+    damaged HDF5 file that libhdf5 loops on) ends at --max-seconds."""
+    fifo = tmp_path / "model.h5"
+    os.mkfifo(fifo)
+    parent = tmp_path / "outputs"
+    parent.mkdir()
+    case = make_bad_inputs.BadInput(fifo, args=("--max-seconds", "2"))
+    result = convert(cli, case, parent / "converted")
+    assert result.returncode == CONTRACT_STATUS
+    assert result.stderr == (
+        f"keras2torch: error: {fifo}: the run took longer than the limit of 2 seconds "
+        "(raise it with --max-seconds); the file may be damaged\n"
+    )
+    assert list(parent.iterdir()) == []
