@@ -10,7 +10,8 @@
 //     Keras order is re-planned to permute before flattening;
 //   - with PyTorch io-layout, a model input whose consumers all want the same
 //     order (NCHW for a CNN) takes that order, so no permute remains;
-//   - a permute at a model input or output is counted as a boundary permute.
+//   - a permute at a model input or output is counted as a boundary permute,
+//     also one after layout-keeping layers that run on the input as it came.
 //
 //===----------------------------------------------------------------------===//
 #include <map>
@@ -163,12 +164,18 @@ Status PlanLayout(Conversion& conversion) {
   // The last plan tried must be the one the Values keep.
   K2T_ASSIGN_OR_RETURN(attempt, PlanSettled(conversion, input_layouts, keras_order_nodes));
 
+  // With Keras io-layout, a permute of a model input is a boundary permute even
+  // when layout-keeping layers (ZeroPadding, Rescaling, ...) run on it first in
+  // Keras order: it exists only because the input arrives in Keras order, and
+  // placing it before those layers would cost the same. (ResNet's stem pads
+  // before its first convolution.)
   for (LayoutChange& change : attempt.changes) {
     if (change.node < 0) continue;
     const ir::Node& node = conversion.graph.nodes[static_cast<std::size_t>(change.node)];
     const int value = node.inputs[static_cast<std::size_t>(change.input)];
     change.at_boundary = conversion.options.io_layout == IoLayout::kKeras &&
-                         conversion.graph.value(value).producer < 0;
+                         (conversion.graph.value(value).producer < 0 ||
+                          attempt.origin.count(value) > 0);
   }
   conversion.layout_changes = std::move(attempt.changes);
   conversion.keras_order_nodes = std::move(keras_order_nodes);

@@ -1,6 +1,8 @@
 """Flatten, Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D (int, pair and
 pair-of-pairs forms), on plain inputs and on conv maps stored channels first."""
 
+import json
+
 import pytest
 from harness import Case, cases_for, check
 
@@ -143,3 +145,27 @@ CASES = [
 @pytest.mark.parametrize("case,flavour", cases_for(CASES))
 def test_reshape(cli, cache, case, flavour, tmp_path):
     check(cli, cache, case, flavour, tmp_path)
+
+
+def padded_stem(k):
+    """ResNet's stem: the image is zero-padded before the first convolution."""
+    inputs = k.Input((9, 9, 3))
+    x = k.layers.ZeroPadding2D(((3, 2), (1, 3)))(inputs)
+    x = k.layers.Conv2D(4, 3, strides=2)(x)
+    return k.Model(inputs, k.layers.GlobalAveragePooling2D()(x))
+
+
+@pytest.mark.parametrize("case,flavour", cases_for([Case("padded_stem", padded_stem)]))
+def test_padding_before_conv_is_a_boundary_permute(cli, cache, case, flavour, tmp_path):
+    """With --io-layout keras, the padding runs on the NHWC input and the permute follows
+    it; that permute only converts the input as it arrived, so it counts as a boundary
+    one (a convolutional body has no interior permute). PyTorch layout: none at all."""
+    outs = check(cli, cache, case, flavour, tmp_path)
+    permutes = {
+        io_layout: json.loads((out / "report.json").read_text())["permutes"]
+        for io_layout, out in outs.items()
+    }
+    assert permutes == {
+        "torch": {"interior": 0, "boundary": 0},
+        "keras": {"interior": 0, "boundary": 1},
+    }, permutes
