@@ -235,6 +235,93 @@ class UnaryOpConverter : public Converter {
   std::string format_;
 };
 
+// ops.any / ops.all over one axis: Keras 3's Masking computes its mask as
+// any(not_equal(x, mask_value), axis=-1). Reductions read Keras's axis order.
+class ReduceOpConverter : public Converter {
+ public:
+  explicit ReduceOpConverter(std::string method) : method_(std::move(method)) {}
+
+  std::set<std::string> KnownKeys() const override { return {"axis", "keepdims"}; }
+
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_RETURN_IF_ERROR(Operands(call, 1));
+    if (call.input_count() != 1) return MakeError("expects one tensor argument");
+    K2T_ASSIGN_OR_RETURN(const int axis, Axis(call));
+    K2T_ASSIGN_OR_RETURN(const bool keepdims, call.config().Bool("keepdims", false));
+    Shape shape = call.input().shape;
+    if (keepdims) {
+      shape[static_cast<std::size_t>(axis)] = 1;
+    } else {
+      shape.erase(shape.begin() + axis);
+    }
+    return std::vector<Shape>{shape};
+  }
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>&) const override {
+    return KerasOrderPlan(call);
+  }
+  Expected<Lowering> Lower(const CallContext&) const override {
+    Lowering lowering;
+    lowering.summary = fmt::format("x.{}(dim)", method_);
+    return lowering;
+  }
+  Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
+    K2T_ASSIGN_OR_RETURN(const int axis, Axis(call));
+    K2T_ASSIGN_OR_RETURN(const bool keepdims, call.config().Bool("keepdims", false));
+    const int rank = static_cast<int>(call.input().shape.size());
+    // Written as Keras wrote it: dim=-1 for the last axis.
+    const int dim = axis == rank - 1 ? -1 : axis;
+    return fmt::format("{}.{}(dim={}{})", emit.inputs[0], method_, dim,
+                       keepdims ? ", keepdim=True" : "");
+  }
+
+ private:
+  // The one reduced axis, non-negative. Keras's default (every axis) and
+  // several axes never appear in masks; they are refused.
+  static Expected<int> Axis(const CallContext& call) {
+    const Json& axis = call.layer.config().value("axis", Json());
+    const int rank = static_cast<int>(call.input().shape.size());
+    if (!axis.is_number_integer()) {
+      return MakeError("reducing over axis {} is not supported; only one axis is",
+                       Abbreviate(axis));
+    }
+    const int a = axis.get<int>() < 0 ? axis.get<int>() + rank : axis.get<int>();
+    if (a <= 0 || a >= rank) return MakeError("axis {} is not a feature axis", axis.get<int>());
+    return a;
+  }
+
+  std::string method_;
+};
+
+// ops.convert_to_tensor of a tensor: Keras 3 records it around a mask it
+// hands to another layer. Without a dtype it changes nothing.
+class ConvertToTensorConverter : public Converter {
+ public:
+  std::set<std::string> KnownKeys() const override { return {"dtype", "sparse", "ragged"}; }
+  Expected<std::vector<Shape>> InferShapes(const CallContext& call) const override {
+    K2T_RETURN_IF_ERROR(Operands(call, 1));
+    if (call.input_count() != 1) return MakeError("expects one tensor argument");
+    const Json& dtype = call.layer.config().value("dtype", Json());
+    if (!dtype.is_null()) {
+      return MakeError("converting to dtype {} is not supported", Abbreviate(dtype));
+    }
+    return std::vector<Shape>{call.input().shape};
+  }
+  Expected<LayoutPlan> PlanLayout(const CallContext& call,
+                                  const std::vector<ir::Layout>& current) const override {
+    return PassThroughPlan(call, current);
+  }
+  Expected<Lowering> Lower(const CallContext&) const override {
+    Lowering lowering;
+    lowering.summary = "identity";
+    return lowering;
+  }
+  bool IsIdentity(const CallContext&) const override { return true; }
+  Expected<std::string> EmitCall(const CallContext&, const EmitContext& emit) const override {
+    return emit.inputs[0];
+  }
+};
+
 }  // namespace
 
 void RegisterOps(Registry& registry) {
@@ -243,6 +330,11 @@ void RegisterOps(Registry& registry) {
       {"ops.Multiply", "{} * {}"},      {"ops.Divide", "{} / {}"},
       {"ops.TrueDivide", "{} / {}"},    {"ops.Power", "{} ** {}"},
       {"ops.Maximum", "torch.maximum({}, {})"}, {"ops.Minimum", "torch.minimum({}, {})"},
+      // Comparisons and logic give booleans (Keras 3 records mask computations).
+      {"ops.NotEqual", "{} != {}"},     {"ops.Equal", "{} == {}"},
+      {"ops.Greater", "{} > {}"},       {"ops.GreaterEqual", "{} >= {}"},
+      {"ops.Less", "{} < {}"},          {"ops.LessEqual", "{} <= {}"},
+      {"ops.LogicalAnd", "{} & {}"},    {"ops.LogicalOr", "{} | {}"},
   };
   for (const auto& [name, format] : binary) {
     registry.Add(name, std::make_shared<BinaryOpConverter>(format));
@@ -258,6 +350,21 @@ void RegisterOps(Registry& registry) {
   };
   for (const auto& [name, format] : unary) {
     registry.Add(name, std::make_shared<UnaryOpConverter>(format));
+  }
+  // Keras 3's legacy .h5 writes no module, so its recorded mask computations
+  // arrive under the bare operation name too; no Keras layer has these names.
+  std::map<std::string, std::shared_ptr<const Converter>> masks = {
+      {"LogicalNot", std::make_shared<UnaryOpConverter>("~{}")},
+      {"Any", std::make_shared<ReduceOpConverter>("any")},
+      {"All", std::make_shared<ReduceOpConverter>("all")},
+      {"ConvertToTensor", std::make_shared<ConvertToTensorConverter>()},
+  };
+  for (const char* name : {"NotEqual", "LogicalAnd", "LogicalOr"}) {
+    masks[name] = std::make_shared<BinaryOpConverter>(binary.at(std::string("ops.") + name));
+  }
+  for (const auto& [name, converter] : masks) {
+    registry.Add("ops." + name, converter);
+    registry.Add(name, converter);
   }
 }
 

@@ -42,15 +42,42 @@ bool UsesMask(const ir::Layer& layer) {
   return classes.count(layer.class_name) > 0;
 }
 
-// For recurrent layers the output keeps the mask only as a sequence.
-bool OutputKeepsMask(const ir::Layer& layer) {
+// Whether output `index` of the layer keeps the mask. A recurrent layer's
+// sequence keeps it, its states never do (Keras: [mask] + [None] * states);
+// Bidirectional with merge_mode=None returns two sequences before its states.
+bool OutputKeepsMask(const ir::Layer& layer, std::size_t index) {
   static const std::set<std::string> recurrent = {"LSTM", "GRU", "SimpleRNN", "Bidirectional",
                                                   "RNN", "ConvLSTM1D", "ConvLSTM2D",
                                                   "ConvLSTM3D"};
   if (recurrent.count(layer.class_name)) {
-    return layer.config().value("return_sequences", false) == true;
+    const Json& config = layer.config();
+    bool sequences = config.value("return_sequences", false) == true;
+    std::size_t count = 1;
+    if (layer.class_name == "Bidirectional") {
+      // The wrapped layer's config says whether it returns sequences.
+      const Json& inner = config.value("layer", Json::object());
+      if (inner.is_object() && inner.contains("config") && inner["config"].is_object()) {
+        sequences = inner["config"].value("return_sequences", false) == true;
+      }
+      if (config.value("merge_mode", Json("concat")).is_null()) count = 2;
+    }
+    return sequences && index < count;
   }
   return PassesMask().count(layer.class_name) > 0;
+}
+
+// keras.ops calls that give booleans: Keras 3 records the mask computations
+// it hands to a layer as these (not_equal, any, logical_or, ...).
+bool GivesBooleans(const std::string& class_name) {
+  static const std::set<std::string> classes = {
+      "ops.NotEqual", "ops.Equal", "ops.Greater", "ops.GreaterEqual", "ops.Less",
+      "ops.LessEqual", "ops.LogicalAnd", "ops.LogicalOr", "ops.LogicalNot", "ops.Any",
+      "ops.All",
+  };
+  // Keras 3's legacy .h5 names them without the module (see layers/ops.cc).
+  static const std::set<std::string> bare = {"NotEqual", "LogicalAnd", "LogicalOr",
+                                             "LogicalNot", "Any", "All"};
+  return classes.count(class_name) > 0 || bare.count(class_name) > 0;
 }
 
 // Attention layers read the mask of each input on its own (query, value,
@@ -105,6 +132,23 @@ void AttachMasksPerInput(ir::Graph& graph, std::size_t position, std::map<int, i
   if (query_mask >= 0 && !node.outputs.empty()) mask_of[node.outputs[0]] = query_mask;
 }
 
+// Keras 3 hands a layer the mask of its inputs only when the call has one
+// tensor argument (Layer.__call__, "Populate mask argument(s)"): a recurrent
+// layer given initial_state runs unmasked, while tf.keras masks it with the
+// sequence's mask. A list of tensors (merge layers) is one argument.
+bool Keras3PassesNoMask(const ir::Node& node) {
+  std::set<std::string> arguments;
+  if (node.call && !node.call->list_input) {
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) arguments.insert(std::to_string(i));
+  } else if (!node.inputs.empty()) {
+    arguments.insert("0");
+  }
+  for (const auto& [key, value] : node.tensor_kwargs) {
+    if (key != "mask") arguments.insert(key);
+  }
+  return arguments.size() > 1;
+}
+
 // The internal layer computing the mask a node creates, or null.
 Json MaskSource(const ir::Layer& layer) {
   const Json& config = layer.config();
@@ -122,6 +166,19 @@ Json MaskSource(const ir::Layer& layer) {
 Status PropagateMasks(Conversion& c) {
   ir::Graph& graph = c.graph;
   std::map<int, int> mask_of;  // value -> mask value
+
+  // Shape inference calls every computed tensor float32; a recorded mask
+  // computation gives booleans, and convert_to_tensor keeps its input's dtype.
+  for (const ir::Node& node : graph.nodes) {
+    const std::string& class_name = graph.layer_of(node).class_name;
+    for (int output : node.outputs) {
+      if (GivesBooleans(class_name)) graph.value(output).dtype = DType::kBool;
+      const bool convert = class_name == "ops.ConvertToTensor" || class_name == "ConvertToTensor";
+      if (convert && !node.inputs.empty()) {
+        graph.value(output).dtype = graph.value(node.inputs[0]).dtype;
+      }
+    }
+  }
 
   for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
     const ir::Node node = graph.nodes[position];  // a copy: insertion moves nodes
@@ -147,7 +204,8 @@ Status PropagateMasks(Conversion& c) {
     }
     const int mask = masks.empty() ? -1 : *masks.begin();
 
-    if (mask >= 0 && !explicit_mask && UsesMask(layer)) {
+    const bool withheld = c.model.keras.major >= 3 && Keras3PassesNoMask(node);
+    if (mask >= 0 && !explicit_mask && !withheld && UsesMask(layer)) {
       graph.nodes[position].tensor_kwargs.emplace_back("mask", mask);
       graph.value(mask).consumers.push_back(node.id);
     }
@@ -157,8 +215,10 @@ Status PropagateMasks(Conversion& c) {
           "dropped, as Keras does",
           PrintableText(layer.QualifiedName()), layer.class_name));
     }
-    if (mask >= 0 && OutputKeepsMask(layer)) {
-      for (int output : node.outputs) mask_of[output] = mask;
+    if (mask >= 0) {
+      for (std::size_t i = 0; i < node.outputs.size(); ++i) {
+        if (OutputKeepsMask(layer, i)) mask_of[node.outputs[i]] = mask;
+      }
     }
 
     const Json source = MaskSource(layer);
