@@ -32,6 +32,12 @@ const std::set<std::string>& PassesMask() {
   return classes;
 }
 
+bool IsMerge(const ir::Layer& layer) {
+  static const std::set<std::string> classes = {"Add", "Subtract", "Multiply", "Average",
+                                                "Maximum", "Minimum"};
+  return classes.count(layer.class_name) > 0;
+}
+
 // Layers that use the mask in their computation.
 bool UsesMask(const ir::Layer& layer) {
   static const std::set<std::string> classes = {
@@ -180,6 +186,7 @@ Status PropagateMasks(Conversion& c) {
     }
   }
 
+  const bool keras3 = c.model.keras.major >= 3;
   for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
     const ir::Node node = graph.nodes[position];  // a copy: insertion moves nodes
     const ir::Layer& layer = graph.layers[static_cast<std::size_t>(node.layer)];
@@ -191,10 +198,18 @@ Status PropagateMasks(Conversion& c) {
 
     // The masks reaching this call (Keras looks at every tensor input).
     std::set<int> masks;
+    bool unmasked_input = false;
     for (int input : node.inputs) {
       const auto it = mask_of.find(input);
-      if (it != mask_of.end()) masks.insert(it->second);
+      if (it != mask_of.end()) {
+        masks.insert(it->second);
+      } else {
+        unmasked_input = true;
+      }
     }
+    // Keras 3's merge layers OR their inputs' masks, and give no mask when an
+    // input has none; tf.keras ANDs the masks there are.
+    if (keras3 && unmasked_input && IsMerge(layer)) masks.clear();
     bool explicit_mask = false;
     for (const auto& [key, value] : node.tensor_kwargs) explicit_mask = explicit_mask || key == "mask";
     if (masks.size() > 1) {
@@ -204,7 +219,12 @@ Status PropagateMasks(Conversion& c) {
     }
     const int mask = masks.empty() ? -1 : *masks.begin();
 
-    const bool withheld = c.model.keras.major >= 3 && Keras3PassesNoMask(node);
+    // Keras 3 records `mask=None` where the call's input had no mask when the
+    // model was built (MultiHeadAttention removes the masks of its inputs).
+    const bool recorded_none = keras3 && node.call && node.call->kwargs.is_object() &&
+                               node.call->kwargs.contains("mask") &&
+                               node.call->kwargs["mask"].is_null();
+    const bool withheld = keras3 && (Keras3PassesNoMask(node) || recorded_none);
     if (mask >= 0 && !explicit_mask && !withheld && UsesMask(layer)) {
       graph.nodes[position].tensor_kwargs.emplace_back("mask", mask);
       graph.value(mask).consumers.push_back(node.id);
