@@ -106,7 +106,7 @@ constexpr const char* kMultiHeadAttentionSource = R"(class _KerasMultiHeadAttent
                 mask = ones.tril() if mask is None else mask & ones.tril()
             scores = (q * scale) @ k.transpose(-2, -1)  # (N, heads, T, S)
             if mask is not None:
-                allowed = mask.unsqueeze(1)  # the same for every head
+                allowed = mask.unsqueeze(-3)  # the same for every head
                 if self.masking == "add":
                     scores = scores + (1.0 - allowed.to(scores.dtype)) * -1e9
                 else:

@@ -143,7 +143,8 @@ def einsum_dense(k):
                       activation="relu")(x),
         L.EinsumDense("...b,bc->...c", output_shape=3, bias_axes="c", activation="tanh")(x),
         L.EinsumDense("abc,bd->adc", output_shape=(4, 6))(x),
-        L.EinsumDense("abc,cd->abd", output_shape=(None, 3), bias_axes="b")(x),
+        # A bias over the time axis needs its size: Keras cannot build one over None.
+        L.EinsumDense("abc,cd->abd", output_shape=(5, 3), bias_axes="b")(x),
     ])
 
 
