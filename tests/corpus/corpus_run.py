@@ -28,6 +28,9 @@ class Entry:
     weights: Path | None
     keras_version: str   # as recorded, "" if not
     major: str           # "1", "2", "3", or "?" when nothing records it
+    # An installed Keras can load it without running code from the file: a Keras 2 or 3
+    # file with no Lambda layer and no custom class.
+    keras_loadable: bool = False
 
 
 @dataclasses.dataclass
@@ -47,7 +50,9 @@ def entries(corpus: Path = CORPUS) -> list[Entry]:
         model = corpus / "files" / names[0]
         weights = corpus / "files" / names[1] if len(names) > 1 else None
         major = row["version_major"].removeprefix("inferred:") or "?"
-        out.append(Entry(row["file"], model, weights, row["keras_version"], major))
+        loadable = (major in ("2", "3") and row["has_lambda"] != "true"
+                    and not row["custom_classes"])
+        out.append(Entry(row["file"], model, weights, row["keras_version"], major, loadable))
     return out
 
 
@@ -114,6 +119,16 @@ def tally_markdown(results: list[tuple[Entry, Outcome]]) -> str:
         lines.append(f"| {label} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     totals = [sum(counts[(m, k)] for m in majors) for k in kinds]
     lines.append("| all | " + " | ".join(map(str, totals)) + f" | {sum(totals)} |")
+    compared = sum(1 for e, o in results if o.kind == "converted" and e.keras_loadable)
+    keras1 = sum(1 for e, o in results if o.kind == "converted" and e.major == "1")
+    lines += [
+        "",
+        f"Of the converted files, {compared} (Keras 2 and 3 files with no Lambda layer and no",
+        "custom class, which Keras loads without running code from the file) are compared",
+        "with Keras's own outputs by `tests/corpus/test_corpus_outputs.py`, and the",
+        f"{keras1} Keras 1 files by `tests/e2e/test_keras1.py`, against tf_keras loading their",
+        "weights into the equivalent Keras 2 model (no installable Keras loads Keras 1 files).",
+    ]
     lines += ["", "## Per file", "", "| file | Keras | outcome | detail |", "| --- | --- | --- | --- |"]
     for entry, outcome in results:
         detail = outcome.detail.replace("|", "\\|")

@@ -6,7 +6,8 @@ expected.tsv holds, per corpus.tsv row, what keras2torch must do with it:
   refused     exit status 2, with exactly this first error (after "FILE: ")
 A change in any outcome fails here: update expected.tsv deliberately, with the reason in
 the commit, and regenerate docs/corpus.md (see corpus_run.py). Whether converted files
-reproduce Keras is checked by the e2e suites (Keras 1 files: tests/e2e/test_keras1.py).
+reproduce Keras is checked by test_corpus_outputs.py (Keras 1 files:
+tests/e2e/test_keras1.py).
 """
 
 from __future__ import annotations
