@@ -20,17 +20,24 @@ import sys
 from pathlib import Path
 
 FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ (?:in (\S+) )?.*?\(([^)+]+)")
+# The sanitizers' own frames, libFuzzer's, and the allocator and mem*
+# functions the sanitizers replace: a hang or an overflow is often seen there.
 NOT_THE_CULPRIT = (
     "__sanitizer",
     "__asan",
     "__ubsan",
     "__interceptor",
+    "__lsan",
     "fuzzer::",
     "malloc",
     "calloc",
     "realloc",
+    "free",
     "operator new",
-    "__lsan",
+    "operator delete",
+    "memcpy",
+    "memmove",
+    "memset",
 )
 
 
@@ -42,8 +49,6 @@ def culprit(output: str) -> str:
             continue
         function, module = match.group(1) or "", match.group(2)
         if function.startswith(NOT_THE_CULPRIT) or "libc.so" in module:
-            continue
-        if function == "" and "libc.so" in module:
             continue
         return f"{os.path.basename(module)} {function}".strip()
     return "unknown"

@@ -144,7 +144,10 @@ Status CheckParameterSizes(const passes::Conversion& c, const Limits& limits) {
       // Integer data where floating-point weights belong is a damaged or
       // hand-edited file, not something to convert silently.
       for (int index : param.sources) {
-        if (index < 0 || static_cast<std::size_t>(index) >= c.weights[id].size()) continue;
+        if (index < 0 || id >= c.weights.size() ||
+            static_cast<std::size_t>(index) >= c.weights[id].size()) {
+          continue;
+        }
         const WeightRef& ref = c.weights[id][static_cast<std::size_t>(index)];
         if (IsFloating(param.dtype) && !IsFloating(ref.dtype)) {
           Error error = MakeError("weight '{}' holds {} values where floating-point weights "
