@@ -149,7 +149,9 @@ Status Convolution(const std::string& cls, Json& config, const KerasInfo& keras)
   // Deconvolution2D had to be told its output shape; Keras 2 computes it.
   config.erase("output_shape");
   // SeparableConvolution2D's one init served both kernels.
-  if (cls == "SeparableConvolution2D") Rename(config, "kernel_initializer", "depthwise_initializer");
+  if (cls == "SeparableConvolution2D") {
+    Rename(config, "kernel_initializer", "depthwise_initializer");
+  }
   return Status::Ok();
 }
 

@@ -124,7 +124,8 @@ Expected<std::vector<WeightRef>> Keras1Layouts(const std::string& cls, const Jso
     const Shape& t = w[0].shape;  // (length, 1, in, filters)
     w[0] = Derive({w[0]}, {Reshape({t[0], t[2], t[3]})}, w[0].name);
   } else if (cls == "Conv2D" && rank == 4 && ChannelsFirst(config)) {
-    w[0] = Transposed(w[0], {2, 3, 1, 0});  // (filters, in, rows, cols) -> (rows, cols, in, filters)
+    // (filters, in, rows, cols) -> (rows, cols, in, filters)
+    w[0] = Transposed(w[0], {2, 3, 1, 0});
   } else if (cls == "Conv2DTranspose" && rank == 4) {
     w[0] = Transposed(w[0], ChannelsFirst(config) ? std::vector<int>{2, 3, 0, 1}
                                                   : std::vector<int>{0, 1, 3, 2});

@@ -5,12 +5,12 @@
 // (filters, in, rows, cols), Conv1D kernels 4-D), Theano computed true
 // convolutions, so its kernels are flipped relative to every other backend,
 // and CuDNNLSTM/CuDNNGRU (Keras 2.0.9+, tf.keras 1.x) kept cuDNN's own gate
-// layout.
-// Keras 2 converted these when loading (tf-keras saving/legacy/hdf5_format.py
-// preprocess_weights_for_loading; Keras 2.2.4 engine/saving.py for the
-// Theano flip; tf-keras _convert_rnn_weights for cuDNN). Here the same conversions produce *derived* weight
-// references: the converters see Keras 2 names, shapes and order, and the
-// tensors are assembled only when they are written.
+// layout. Keras 2 converted these when loading (tf-keras
+// saving/legacy/hdf5_format.py preprocess_weights_for_loading and
+// _convert_rnn_weights; Keras 2.2.4 engine/saving.py for the Theano flip).
+// Here the same conversions produce *derived* weight references: the
+// converters see Keras 2 names, shapes and order, and the tensors are
+// assembled only when they are written.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

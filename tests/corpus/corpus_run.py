@@ -61,7 +61,7 @@ def run(cli: Path, entry: Entry, out: Path) -> Outcome:
     if entry.weights is not None:
         args += ["--weights", str(entry.weights)]
     try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     except subprocess.TimeoutExpired:
         return Outcome("failed", "timed out after 300 s")
     if result.returncode == 0:
@@ -129,11 +129,13 @@ def tally_markdown(results: list[tuple[Entry, Outcome]]) -> str:
         f"{keras1} Keras 1 files by `tests/e2e/test_keras1.py`, against tf_keras loading their",
         "weights into the equivalent Keras 2 model (no installable Keras loads Keras 1 files).",
     ]
-    lines += ["", "## Per file", "", "| file | Keras | outcome | detail |", "| --- | --- | --- | --- |"]
+    lines += ["", "## Per file", "", "| file | Keras | outcome | detail |",
+              "| --- | --- | --- | --- |"]
     for entry, outcome in results:
         detail = outcome.detail.replace("|", "\\|")
         version = entry.keras_version or "not recorded"
-        lines.append(f"| `{entry.name.replace('|', ' + ')}` | {version} | {outcome.kind} | {detail} |")
+        name = entry.name.replace("|", " + ")
+        lines.append(f"| `{name}` | {version} | {outcome.kind} | {detail} |")
     return "\n".join(lines) + "\n"
 
 

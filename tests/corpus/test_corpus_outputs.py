@@ -25,7 +25,7 @@ from test_corpus import expected
 sys.path.insert(0, str(corpus_run.REPO / "tests" / "e2e"))
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import harness  # noqa: E402
+import harness
 
 
 def checkable() -> list[str]:

@@ -81,8 +81,8 @@ def _layer(class_name: str, c: dict, lambdas: dict):
         return L.BatchNormalization(axis=c["axis"], epsilon=c["epsilon"], name=name)
     if class_name in ("LSTM", "GRU", "SimpleRNN"):
         cls = getattr(L, class_name)
-        kwargs = dict(activation=c["activation"], return_sequences=c["return_sequences"],
-                      go_backwards=c.get("go_backwards", False), name=name)
+        kwargs = {"activation": c["activation"], "return_sequences": c["return_sequences"],
+                  "go_backwards": c.get("go_backwards", False), "name": name}
         if class_name != "SimpleRNN":
             kwargs["recurrent_activation"] = c["inner_activation"]
         if class_name == "GRU":
@@ -218,12 +218,12 @@ def test_corpus_keras1_file_matches_tf_keras(cli, tmp_path, name):
 REFUSED = {
     "datlife__behavioral-cloning__model_cnn.json": (
         "datlife__behavioral-cloning__model_cnn.h5",
-        "layer 'bn0' (BatchNormalization): Keras 1 BatchNormalization mode 2 is not supported "
-        "(only mode 0)"),
+        ("layer 'bn0' (BatchNormalization): Keras 1 BatchNormalization mode 2 is not "
+         "supported (only mode 0)")),
     "datlife__behavioral-cloning__model_cnn_cnn.json": (
         "datlife__behavioral-cloning__model_cnn_cnn.h5",
-        "layer 'bn0' (BatchNormalization): Keras 1 BatchNormalization mode 2 is not supported "
-        "(only mode 0)"),
+        ("layer 'bn0' (BatchNormalization): Keras 1 BatchNormalization mode 2 is not "
+         "supported (only mode 0)")),
 }
 
 
@@ -287,8 +287,8 @@ def rnn_case(rng, cls: str, consume_less: str):
     if gates and consume_less != "gpu":
         arrays = []
         for g in gates:
-            arrays += [(f"W_{g}", _rand(rng, features, units)), (f"U_{g}", _rand(rng, units, units)),
-                       (f"b_{g}", _rand(rng, units))]
+            arrays += [(f"W_{g}", _rand(rng, features, units)),
+                       (f"U_{g}", _rand(rng, units, units)), (f"b_{g}", _rand(rng, units))]
     else:
         n = max(len(gates), 1)
         arrays = [("W", _rand(rng, features, n * units)), ("U", _rand(rng, units, n * units)),
@@ -433,11 +433,11 @@ def test_written_keras1_merge(cli, tmp_path, mode, extra):
 
 
 @pytest.mark.parametrize("merge,message", [
-    ({"mode": "cos"}, "Merge mode 'cos' (cosine proximity with Keras 1's extra output axis "
-                      "and epsilon) is not supported yet"),
+    ({"mode": "cos"}, ("Merge mode 'cos' (cosine proximity with Keras 1's extra output axis "
+                       "and epsilon) is not supported yet")),
     ({"mode": ["\u00e3\u0001", None, None], "mode_type": "lambda"},
-     "Merge mode is a Python function (mode_type \"lambda\"), whose code keras2torch does not "
-     "run; only the modes sum, mul, concat, ave, max and dot convert"),
+     ("Merge mode is a Python function (mode_type \"lambda\"), whose code keras2torch does "
+      "not run; only the modes sum, mul, concat, ave, max and dot convert")),
 ])
 def test_written_keras1_merge_refused(cli, tmp_path, merge, message):
     rest = {k: v for k, v in merge.items() if k != "mode"}
