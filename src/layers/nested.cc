@@ -35,6 +35,13 @@ Expected<int> NestedGraph::AddCall(const std::string& class_name, const Json& co
   spec.name = name;
   spec.class_name = canonical;
   spec.config = config;
+  // The model normaliser rewrites top-level layer configs only; a wrapped
+  // tf.keras BatchNormalization still has its axis as a one-element list.
+  if (spec.config.is_object() && spec.config.contains("axis") &&
+      canonical != "LayerNormalization") {
+    Json& axis = spec.config["axis"];
+    if (axis.is_array() && axis.size() == 1) axis = Json(axis[0]);
+  }
   const int layer = graph_.AddSyntheticLayer(std::move(spec), "");
 
   ir::Node node;
