@@ -149,6 +149,13 @@ Status PlanLayout(Conversion& conversion) {
     bool improved = false;
     for (const auto& [input, layout] : WantedInputLayouts(conversion, attempt)) {
       if (input_layouts[input] == layout) continue;
+      // At the boundary a rank 3 or 4 tensor is NCL / NCHW or Keras's order,
+      // never a wrapper's (B, T, C, L): that permute stays inside forward.
+      const std::size_t rank = conversion.graph.value(conversion.graph.inputs[input]).shape.size();
+      if ((rank == 3 || rank == 4) && !layout.IsIdentity() &&
+          !(layout == ir::Layout::ChannelsFirst(static_cast<int>(rank)))) {
+        continue;
+      }
       std::vector<ir::Layout> trial = input_layouts;
       trial[input] = layout;
       std::set<int> trial_nodes = keras_order_nodes;
