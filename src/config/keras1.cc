@@ -158,6 +158,14 @@ Status Convolution(const std::string& cls, Json& config, const KerasInfo& keras)
 Status Pooling(const std::string& cls, Json& config, const KerasInfo& keras) {
   const int rank = SpatialRank(cls);
   K2T_RETURN_IF_ERROR(Padding(config));
+  // Theano's 'same' pooling padded (pool - 1) or (pool - 2) on both sides and
+  // cropped (keras 1.2.2 theano_backend.pool2d), unlike TensorFlow.
+  const Json& padding = config.value("padding", Json());
+  if (keras.backend == "theano" && padding.is_string() && padding.get<std::string>() == "same") {
+    return MakeError("this Keras 1 model was trained on Theano (its weight names have no ':0'), "
+                     "whose border_mode 'same' pooling pads differently from TensorFlow and "
+                     "PyTorch; this is not supported");
+  }
   K2T_RETURN_IF_ERROR(DataFormat(config, keras));
   if (rank == 1) {
     Rename(config, "pool_length", "pool_size");

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/keras1.h"
+#include "readers/legacy_weights.h"
 #include "support/strings.h"
 
 namespace k2t::config {
@@ -273,6 +274,20 @@ bool IsListTensorRef(const Json& value) {
          value[1].is_number_integer() && value[2].is_number_integer();
 }
 
+// Keras 1 files record no backend, but the weight names do: TensorFlow names
+// variables "dense_1_W:0", Theano keeps "dense_1_W". "" when no layer has weights.
+std::string Keras1Backend(const ModelFile& file) {
+  if (!file.weights || file.weights->layout() != WeightLayout::kLegacy) return "";
+  auto names = file.weights->LayerNames();
+  if (!names.ok()) return "";
+  for (const std::string& name : *names) {
+    auto weights = file.weights->LayerWeights(name);
+    if (!weights.ok() || weights->empty()) continue;
+    return LooksTheanoNamed(*weights) ? "theano" : "tensorflow";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string KerasInfo::Describe() const {
@@ -311,6 +326,7 @@ KerasInfo DetectKeras(const ModelFile& file) {
   if (major == 1 || major == 3) {
     info.major = major;
     info.tf_keras = false;
+    if (major == 1 && info.backend.empty()) info.backend = Keras1Backend(file);
     return info;
   }
   if (major == 2) {
@@ -324,6 +340,7 @@ KerasInfo DetectKeras(const ModelFile& file) {
     // Keras 1 weights-only files and some JSON files record no version.
     info.major = 1;
     info.tf_keras = false;
+    if (info.backend.empty()) info.backend = Keras1Backend(file);
     return info;
   }
   info.major = LooksLikeKeras3(file.model) ? 3 : 2;

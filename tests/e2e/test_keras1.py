@@ -526,3 +526,25 @@ def test_written_keras1_theano_strided_same_conv_refused(cli, tmp_path):
         "from TensorFlow and PyTorch for strided or even-sized kernels; this is not supported"
     )
     assert expected in result.stderr.splitlines(), result.stderr
+
+
+def test_written_keras1_theano_same_pooling_refused(cli, tmp_path):
+    """Theano's 'same' pooling pads and crops unlike TensorFlow's."""
+    rng = np.random.default_rng(14)
+    conv = conv_config("conv_1", 2, "tf", batch_input_shape=[None, 8, 9, 3],
+                       input_dtype="float32")
+    pool = {"class_name": "MaxPooling2D", "config": {
+        "name": "pool_1", "pool_size": [2, 2], "strides": None, "border_mode": "same",
+        "dim_ordering": "tf", "trainable": True}}
+    model_config = {"class_name": "Sequential", "config": [conv, pool]}
+    weights = {"conv_1": [("W", _rand(rng, 3, 2, 3, 4)), ("b", _rand(rng, 4))]}
+    path = tmp_path / "k1.h5"
+    write_keras1_h5(path, model_config, weights, theano=True)
+    result = harness.run_cli(cli, path, tmp_path / "out")
+    assert result.returncode == 2, result.stderr
+    expected = (
+        f"keras2torch: error: {path}: layer 'pool_1' (MaxPooling2D): this Keras 1 model was "
+        "trained on Theano (its weight names have no ':0'), whose border_mode 'same' pooling "
+        "pads differently from TensorFlow and PyTorch; this is not supported"
+    )
+    assert expected in result.stderr.splitlines(), result.stderr
