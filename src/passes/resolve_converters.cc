@@ -25,6 +25,25 @@ const std::set<std::string>& CommonKeys() {
   return keys;
 }
 
+// Keras 3's legacy .h5 records `x + y` on symbolic tensors as class "Add"
+// with no module, like the merge layer; but a merge layer is always called on
+// one list of tensors, the operation on two arguments.
+bool IsUnmarkedOp(const Conversion& conversion, const ir::Layer& layer) {
+  static const std::set<std::string> classes = {"Add", "Subtract", "Multiply", "Maximum",
+                                                "Minimum"};
+  if (conversion.model.keras.major < 3 || !layer.spec || !layer.spec->module.empty() ||
+      !classes.count(layer.class_name) || layer.nodes.empty()) {
+    return false;
+  }
+  for (int id : layer.nodes) {
+    const config::CallSpec* call = conversion.graph.nodes[static_cast<std::size_t>(id)].call;
+    if (!call || call->list_input || !call->args.is_array() || call->args.size() != 2) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Status ResolveConverters(Conversion& conversion) {
@@ -35,7 +54,8 @@ Status ResolveConverters(Conversion& conversion) {
   std::optional<Error> unsupported;
   for (const ir::Layer& layer : graph.layers) {
     const std::string& cls = layer.class_name;
-    const layers::Converter* converter = registry.Find(cls);
+    const layers::Converter* converter =
+        registry.Find(IsUnmarkedOp(conversion, layer) ? "ops." + cls : cls);
     const layers::CustomMapping* mapping =
         conversion.options.custom
             ? conversion.options.custom->Find(cls, layer.spec->registered_name)
