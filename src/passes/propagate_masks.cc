@@ -117,7 +117,8 @@ void WarnSharedMask(const ir::Graph& graph, const ir::Node& node, int value,
 }
 
 void AttachMasksPerInput(ir::Graph& graph, std::size_t position, std::map<int, int>& mask_of,
-                         bool keras3, std::vector<std::string>& warnings) {
+                         bool keras3, bool dry, std::set<int>& used,
+                         std::vector<std::string>& warnings) {
   const ir::Node node = graph.nodes[position];
   std::vector<std::pair<std::string, int>> slots;
   for (std::size_t i = 0; i < node.inputs.size(); ++i) {
@@ -128,12 +129,14 @@ void AttachMasksPerInput(ir::Graph& graph, std::size_t position, std::map<int, i
   for (const auto& [slot, value] : slots) {
     const auto it = mask_of.find(value);
     if (it == mask_of.end()) continue;
+    used.insert(it->second);
+    if (slot == "0" || slot == "query") query_mask = it->second;
+    if (dry) continue;
     graph.nodes[position].tensor_kwargs.emplace_back("mask@" + slot, it->second);
     graph.value(it->second).consumers.push_back(node.id);
     if (keras3 && graph.layer_of(node).class_name == "MultiHeadAttention") {
       WarnSharedMask(graph, node, value, warnings);
     }
-    if (slot == "0" || slot == "query") query_mask = it->second;
   }
   if (query_mask >= 0 && !node.outputs.empty()) mask_of[node.outputs[0]] = query_mask;
 }
@@ -167,32 +170,25 @@ Json MaskSource(const ir::Layer& layer) {
   return Json();
 }
 
-}  // namespace
-
-Status PropagateMasks(Conversion& c) {
+// Carries the masks through the graph. With `needed` null it is a dry run
+// that changes nothing: a mask is then named by its source's output value,
+// and `used` collects the sources some layer reads the mask of. Otherwise
+// mask nodes are inserted for the sources in `needed` only, so a mask that
+// every layer gets from Keras 3's recorded computations is not computed twice.
+Status Propagate(Conversion& c, const std::set<int>* needed, std::set<int>& used) {
   ir::Graph& graph = c.graph;
-  std::map<int, int> mask_of;  // value -> mask value
-
-  // Shape inference calls every computed tensor float32; a recorded mask
-  // computation gives booleans, and convert_to_tensor keeps its input's dtype.
-  for (const ir::Node& node : graph.nodes) {
-    const std::string& class_name = graph.layer_of(node).class_name;
-    for (int output : node.outputs) {
-      if (GivesBooleans(class_name)) graph.value(output).dtype = DType::kBool;
-      const bool convert = class_name == "ops.ConvertToTensor" || class_name == "ConvertToTensor";
-      if (convert && !node.inputs.empty()) {
-        graph.value(output).dtype = graph.value(node.inputs[0]).dtype;
-      }
-    }
-  }
-
+  const bool dry = needed == nullptr;
+  // The dry run sees every mask, also those nobody reads, so it warns.
+  std::vector<std::string> repeated;
+  std::vector<std::string>& warnings = dry ? c.warnings : repeated;
+  std::map<int, int> mask_of;  // value -> mask value (in a dry run: its source's output)
   const bool keras3 = c.model.keras.major >= 3;
   for (std::size_t position = 0; position < graph.nodes.size(); ++position) {
     const ir::Node node = graph.nodes[position];  // a copy: insertion moves nodes
     const ir::Layer& layer = graph.layers[static_cast<std::size_t>(node.layer)];
 
     if (TakesMaskPerInput(layer)) {
-      AttachMasksPerInput(graph, position, mask_of, c.model.keras.major >= 3, c.warnings);
+      AttachMasksPerInput(graph, position, mask_of, keras3, dry, used, warnings);
       continue;
     }
 
@@ -211,7 +207,9 @@ Status PropagateMasks(Conversion& c) {
     // input has none; tf.keras ANDs the masks there are.
     if (keras3 && unmasked_input && IsMerge(layer)) masks.clear();
     bool explicit_mask = false;
-    for (const auto& [key, value] : node.tensor_kwargs) explicit_mask = explicit_mask || key == "mask";
+    for (const auto& [key, value] : node.tensor_kwargs) {
+      explicit_mask = explicit_mask || key == "mask";
+    }
     if (masks.size() > 1) {
       return AtLayer(MakeError("its inputs carry different masks; combining masks is not "
                                "supported"),
@@ -226,11 +224,14 @@ Status PropagateMasks(Conversion& c) {
                                node.call->kwargs["mask"].is_null();
     const bool withheld = keras3 && (Keras3PassesNoMask(node) || recorded_none);
     if (mask >= 0 && !explicit_mask && !withheld && UsesMask(layer)) {
-      graph.nodes[position].tensor_kwargs.emplace_back("mask", mask);
-      graph.value(mask).consumers.push_back(node.id);
+      used.insert(mask);
+      if (!dry) {
+        graph.nodes[position].tensor_kwargs.emplace_back("mask", mask);
+        graph.value(mask).consumers.push_back(node.id);
+      }
     }
     if (mask >= 0 && !UsesMask(layer) && !PassesMask().count(layer.class_name)) {
-      c.warnings.push_back(fmt::format(
+      warnings.push_back(fmt::format(
           "layer '{}' ({}) does not support masking; the mask from the layers before it is "
           "dropped, as Keras does",
           PrintableText(layer.QualifiedName()), layer.class_name));
@@ -242,7 +243,12 @@ Status PropagateMasks(Conversion& c) {
     }
 
     const Json source = MaskSource(layer);
-    if (source.is_null()) continue;
+    if (source.is_null() || node.outputs.empty()) continue;
+    if (dry) {
+      for (int output : node.outputs) mask_of[output] = node.outputs[0];
+      continue;
+    }
+    if (!needed->count(node.outputs[0])) continue;
     config::LayerSpec spec;
     spec.name = layer.name + "_mask";
     spec.class_name = "__ComputeMask";
@@ -263,6 +269,28 @@ Status PropagateMasks(Conversion& c) {
     ++position;  // the mask node itself has nothing to propagate
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status PropagateMasks(Conversion& c) {
+  // Shape inference calls every computed tensor float32; a recorded mask
+  // computation gives booleans, and convert_to_tensor keeps its input's dtype.
+  ir::Graph& graph = c.graph;
+  for (const ir::Node& node : graph.nodes) {
+    const std::string& class_name = graph.layer_of(node).class_name;
+    for (int output : node.outputs) {
+      if (GivesBooleans(class_name)) graph.value(output).dtype = DType::kBool;
+      const bool convert = class_name == "ops.ConvertToTensor" || class_name == "ConvertToTensor";
+      if (convert && !node.inputs.empty()) {
+        graph.value(output).dtype = graph.value(node.inputs[0]).dtype;
+      }
+    }
+  }
+  std::set<int> needed;
+  K2T_RETURN_IF_ERROR(Propagate(c, nullptr, needed));
+  std::set<int> used;
+  return Propagate(c, &needed, used);
 }
 
 }  // namespace k2t::passes
