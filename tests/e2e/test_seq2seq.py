@@ -54,7 +54,10 @@ def inference_decoder(k):
 
 
 def gru_masked(k):
-    """Padded source and target ids; the encoder's state seeds the decoder."""
+    """Padded source and target ids; the encoder's state seeds the decoder. The state
+    carries no mask. tf.keras masks the decoder with the target's mask; Keras 3 hands a
+    layer its input's mask only when the call has one tensor argument, so there the
+    decoder, also given initial_state, runs unmasked."""
     src = k.Input((7,), dtype="int32")
     tgt = k.Input((5,), dtype="int32")
     L = k.layers
