@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -69,8 +70,10 @@ def not_run(arch: zoo.Arch, data_format: str) -> dict:
 
 
 def first_error_line(text: str) -> str:
+    """The CLI's first error line, without its temporary file name."""
     lines = [line for line in text.splitlines() if "error:" in line]
-    return (lines or text.splitlines() or ["?"])[0].strip()
+    line = (lines or text.splitlines() or ["?"])[0].strip()
+    return re.sub(r"^keras2torch: error: [^:]+: ", "", line)
 
 
 def status(row: dict) -> str:
@@ -126,18 +129,20 @@ def table_row(row: dict) -> str:
 
 
 def failures(rows: list[dict]) -> list[str]:
+    """One line per architecture and error, naming the conversions that gave it."""
     lines = []
     for row in rows:
         label = f"{row['name']} ({row['data_format']})"
         if row.get("error"):
             lines.append(f"- {label}: {row['error'].splitlines()[0]}")
             continue
+        by_error: dict[str, list[str]] = {}
         for result in row["results"]:
             if "error" in result:
-                lines.append(
-                    f"- {label} {result['format']}, --io-layout {result['io_layout']}: "
-                    f"`{first_error_line(result['error'])}`"
-                )
+                where = f"{result['format']} {result['io_layout']}"
+                by_error.setdefault(first_error_line(result["error"]), []).append(where)
+        for error, where in by_error.items():
+            lines.append(f"- {label}, {', '.join(where)}: `{error}`")
     return lines
 
 
