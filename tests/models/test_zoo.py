@@ -31,16 +31,7 @@ IO_LAYOUTS = ("torch", "keras")
 # Conversions that fail today, with the CLI's error line (which must still be the one it
 # gives, so that a fix, or a different failure, shows) and the cause. Each one makes its
 # architecture's test xfail after every other conversion of it has been checked.
-KNOWN_FAILURES = {
-    (name, "k3.h5"): (
-        "layer 'add' (Add): needs at least 2 inputs, found 1",
-        (
-            "Keras 3's legacy .h5 config drops the 'module' key of keras.ops nodes, so `x + 3.0` "
-            "in hard_sigmoid reads as an Add merge layer (fix belongs in src/config/normalize.cc)"
-        ),
-    )
-    for name in ("MobileNetV3Small", "MobileNetV3Large")
-}
+KNOWN_FAILURES: dict = {}
 KNOWN_FAILURES.update(
     {
         (arch.name, fmt): (
