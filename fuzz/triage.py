@@ -21,7 +21,7 @@ from pathlib import Path
 
 FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ (?:in (\S+) )?.*?\(([^)+]+)")
 # The sanitizers' own frames, libFuzzer's, and the allocator and mem*
-# functions the sanitizers replace: a hang or an overflow is often seen there.
+# string functions the sanitizers replace: an overflow is often seen there.
 NOT_THE_CULPRIT = (
     "__sanitizer",
     "__asan",
@@ -38,6 +38,14 @@ NOT_THE_CULPRIT = (
     "memcpy",
     "memmove",
     "memset",
+    "memcmp",
+    "strdup",
+    "strlen",
+    "strnlen",
+    "strcmp",
+    "strncmp",
+    "strcpy",
+    "strncpy",
 )
 
 

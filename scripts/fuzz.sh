@@ -24,7 +24,9 @@ build="${K2T_FUZZ_BUILD:-build-fuzz}"
 python="${PYTHON:-.venv/bin/python}"
 
 if [ "${K2T_FUZZ_SKIP_BUILD:-0}" != 1 ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DK2T_FUZZ=ON -DK2T_SANITIZE=ON -DK2T_BUILD_TESTS=OFF >/dev/null
   cmake --build "$build" -j"${JOBS:-2}" --target "${harnesses[@]}"
