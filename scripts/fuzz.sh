@@ -26,6 +26,8 @@ python="${PYTHON:-.venv/bin/python}"
 if [ "${K2T_FUZZ_SKIP_BUILD:-0}" != 1 ]; then
   generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
+  command -v ccache >/dev/null && generator+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$PWD"
   cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DK2T_FUZZ=ON -DK2T_SANITIZE=ON -DK2T_BUILD_TESTS=OFF >/dev/null

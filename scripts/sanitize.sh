@@ -16,6 +16,9 @@ jobs="${JOBS:-$(nproc)}"
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+# ccache shares the sanitizer objects between clones (CI's and a developer's).
+command -v ccache >/dev/null && generator+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR="$PWD"
 cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DK2T_SANITIZE=ON -DK2T_BUILD_TESTS=ON >/dev/null

@@ -22,8 +22,9 @@ VENV="$ROOT/.venv"
 step() { printf '\n==> %s\n' "$*"; }
 
 # --- 1. Debian packages -------------------------------------------------------------------
-packages=(build-essential cmake ninja-build pkg-config ccache clang libhdf5-dev libzip-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev googletest)
+# clang and libclang-rt-14-dev: libFuzzer and the sanitizer runtimes of scripts/sanitize.sh.
+packages=(build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
+  libhdf5-dev libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev googletest)
 # Debian's own Python needs its venv module and headers as separate packages.
 if [[ "$("$PYTHON" -c 'import sys; print(sys.base_prefix)')" == /usr ]]; then
   packages+=(python3-venv python3-dev)
