@@ -288,6 +288,148 @@ std::string Keras1Backend(const ModelFile& file) {
   return "";
 }
 
+// tf_keras (2.4+) records a TensorFlow function called on symbolic tensors
+// (x + 1, tf.math.multiply(a, b)) as a TFOpLambda layer whose config names the
+// function. Its node is [first argument, node, tensor, {other arguments}], the
+// first argument written ["_CONSTANT_VALUE", -1, value] when it is no tensor.
+// The functions that keras.ops converters already translate are rewritten into
+// those operations' nodes (args with {"__input__": k}, as Keras 3 writes them),
+// so that both dialects share one translation.
+struct TfFunction {
+  const char* op;      // the equivalent keras.ops node class
+  const char* second;  // keyword of the second operand; "" for one operand
+};
+
+const std::map<std::string, TfFunction>& TfFunctions() {
+  static const std::map<std::string, TfFunction> functions = {
+      {"__operators__.add", {"ops.Add", "y"}},
+      {"math.add", {"ops.Add", "y"}},
+      {"math.subtract", {"ops.Subtract", "y"}},
+      {"math.multiply", {"ops.Multiply", "y"}},
+      {"math.truediv", {"ops.TrueDivide", "y"}},
+      {"math.divide", {"ops.Divide", "y"}},
+      {"math.maximum", {"ops.Maximum", "y"}},
+      {"math.minimum", {"ops.Minimum", "y"}},
+      {"math.pow", {"ops.Power", "y"}},
+      {"math.negative", {"ops.Negative", ""}},
+      {"math.abs", {"ops.Abs", ""}},
+      {"math.exp", {"ops.Exp", ""}},
+      {"math.log", {"ops.Log", ""}},
+      {"math.sqrt", {"ops.Sqrt", ""}},
+      {"math.square", {"ops.Square", ""}},
+      {"math.tanh", {"ops.Tanh", ""}},
+      {"nn.tanh", {"ops.Tanh", ""}},
+      {"math.sigmoid", {"ops.Sigmoid", ""}},
+      {"nn.sigmoid", {"ops.Sigmoid", ""}},
+      {"nn.relu", {"ops.Relu", ""}},
+      {"nn.relu6", {"ops.Relu6", ""}},
+      {"nn.silu", {"ops.Silu", ""}},
+      {"nn.swish", {"ops.Silu", ""}},
+      {"math.softplus", {"ops.Softplus", ""}},
+      {"nn.softplus", {"ops.Softplus", ""}},
+  };
+  return functions;
+}
+
+// One TFOpLambda operand: a tensor reference (appended to refs), a number, or
+// a constant array (tf_keras writes NumPy and tf constants as nested lists).
+Expected<Json> TfOperand(const Json& value, std::vector<RawRef>& refs) {
+  if (IsListTensorRef(value)) {
+    K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(value));
+    refs.push_back(r);
+    return Json{{"__input__", static_cast<int>(refs.size()) - 1}};
+  }
+  if (value.is_number() && !value.is_boolean()) return value;
+  if (value.is_array()) {
+    return Json{{"class_name", "__tensor__"},
+                {"config", {{"value", value}, {"dtype", "float32"}}}};
+  }
+  return MakeError("argument {} is neither a tensor nor a number", Abbreviate(value));
+}
+
+// Rewrites one TFOpLambda node into the equivalent operation or layer call.
+Status TfOpLambdaCall(const Json& node, LayerSpec& layer, std::vector<RawRef>& refs,
+                      CallSpec& call) {
+  const std::string function = StringAt(layer.config, "function");
+  const std::string shown = "tf." + PrintableText(function);
+  const bool reshape = function == "reshape";
+  const bool transpose = function == "compat.v1.transpose" || function == "transpose";
+  if (!TfFunctions().count(function) && !reshape && !transpose) {
+    return MakeError("TensorFlow function {} is not translated", shown);
+  }
+  if (!node.is_array() || node.size() < 3 || !node[0].is_string()) {
+    return MakeError("{} is called on a list of arguments, which is not translated", shown);
+  }
+  const Json kwargs = node.size() >= 4 && node[3].is_object() ? node[3] : Json::object();
+  Json first;
+  if (node[0] == "_CONSTANT_VALUE") {
+    K2T_ASSIGN_OR_RETURN(first, TfOperand(node[2], refs));
+  } else {
+    K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(node));
+    refs.push_back(r);
+    first = Json{{"__input__", 0}};
+  }
+  const bool first_is_tensor = first.is_object() && first.contains("__input__");
+
+  std::set<std::string> allowed = {"name"};
+  std::string op;
+  Json new_config = Json::object({{"name", layer.name}});
+  const auto known = TfFunctions().find(function);
+  if (known != TfFunctions().end()) {
+    op = known->second.op;
+    const std::string second = known->second.second;
+    call.args = Json::array({first});
+    if (!second.empty()) {
+      allowed.insert(second);
+      if (!kwargs.contains(second)) {
+        return MakeError("{} is called without its argument '{}'", shown, second);
+      }
+      K2T_ASSIGN_OR_RETURN(Json operand, TfOperand(kwargs[second], refs));
+      call.args.push_back(operand);
+    }
+    if (refs.empty()) return MakeError("{} is called on no tensor", shown);
+  } else if (reshape) {
+    // tf.reshape includes the batch axis, which Reshape leaves out.
+    allowed.insert("shape");
+    const Json& shape = At(kwargs, "shape");
+    bool ok = shape.is_array() && !shape.empty() && shape[0] == -1;
+    for (const Json& d : shape) ok = ok && d.is_number_integer();
+    if (!ok) {
+      return MakeError("{} to shape {} is not translated (the batch axis must be -1)", shown,
+                       Abbreviate(shape));
+    }
+    op = "Reshape";
+    new_config["target_shape"] = Json(std::vector<Json>(shape.begin() + 1, shape.end()));
+  } else {
+    // tf.transpose includes the batch axis, which Permute leaves out.
+    allowed.insert({"perm", "conjugate"});
+    const Json& perm = At(kwargs, "perm");
+    bool ok = perm.is_array() && perm.size() >= 2 && perm[0] == 0;
+    for (const Json& d : perm) ok = ok && d.is_number_integer();
+    if (!ok || At(kwargs, "conjugate") == true) {
+      return MakeError("{} with perm {} is not translated (the batch axis must stay first)",
+                       shown, Abbreviate(perm));
+    }
+    op = "Permute";
+    new_config["dims"] = Json(std::vector<Json>(perm.begin() + 1, perm.end()));
+  }
+  if ((op == "Reshape" || op == "Permute") && !first_is_tensor) {
+    return MakeError("{} is called on a constant, which is not translated", shown);
+  }
+  for (const auto& [key, value] : kwargs.items()) {
+    if (!allowed.count(key)) {
+      return MakeError("argument '{}' of {} is not translated", PrintableText(key), shown);
+    }
+  }
+  for (const char* key : {"dtype", "trainable"}) {
+    if (layer.config.contains(key)) new_config[key] = layer.config[key];
+  }
+  layer.class_name = op;
+  layer.config = std::move(new_config);
+  call.list_input = false;
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string KerasInfo::Describe() const {
@@ -528,6 +670,8 @@ Status Normalizer::Calls(const Json& inbound_nodes, LayerSpec& layer,
           for (const RawRef& r : found) kwarg_refs.emplace_back(key, r);
         }
       }
+    } else if (layer.class_name == "TFOpLambda" && layer.calls.empty()) {
+      K2T_RETURN_IF_ERROR(TfOpLambdaCall(node, layer, refs, call));
     } else if (node.is_array()) {
       // Keras 1/2: a list of [layer, node, tensor, kwargs] entries, or one bare entry.
       const bool single = !node.empty() && node[0].is_string();

@@ -32,20 +32,6 @@ IO_LAYOUTS = ("torch", "keras")
 # gives, so that a fix, or a different failure, shows) and the cause. Each one makes its
 # architecture's test xfail after every other conversion of it has been checked.
 KNOWN_FAILURES: dict = {}
-KNOWN_FAILURES.update(
-    {
-        (arch.name, fmt): (
-            "Keras class TFOpLambda is not supported by keras2torch yet",
-            (
-                "tf_keras records `x + y` and `x * y` on symbolic tensors as TFOpLambda layers "
-                "(tf.__operators__.add, tf.math.multiply), which keras2torch does not read yet"
-            ),
-        )
-        for arch in zoo.ARCHITECTURES
-        if arch.name.startswith("RegNet")
-        for fmt in arch.formats
-    }
-)
 
 # Deep networks at random weights amplify float32 rounding: perturbing the inputs by it
 # (relative 1e-7) moves Keras's own outputs by zoo.keras_noise, up to 4e-5 here
