@@ -119,6 +119,12 @@ def build(arch: Arch, data_format: str = "channels_last"):
     k = harness.keras_module(arch.keras)
     k.backend.clear_session()
     k.utils.set_random_seed(harness._seed(arch.name) % (2**31))
+    return build_uncleared(arch, data_format)
+
+
+def build_uncleared(arch: Arch, data_format: str = "channels_last"):
+    """build() in the current Keras session, with its dtype policy."""
+    k = harness.keras_module(arch.keras)
     if data_format == "channels_first":
         shape = (3, arch.size, arch.size)
     else:
@@ -216,6 +222,48 @@ def keras_noise(model, inputs: list, outputs: list, rng: np.random.Generator) ->
     nudged = [(x * (1 + 1e-7 * rng.standard_normal(x.shape))).astype(x.dtype) for x in inputs]
     moved = harness.keras_outputs(model, nudged)
     return max(harness.relative_error(a, b)[0] for a, b in zip(moved, outputs))
+
+
+def float64_error(built: Built, fmt: str, out: Path, io_layout: str) -> float:
+    """Relative error of the converted model against Keras, both computing in float64.
+
+    Where a float32 comparison misses the tolerance on an ill-conditioned network, this
+    tells rounding from a wrong conversion: with the same (float32) weights widened to
+    float64, a correct conversion agrees with Keras to about float32's epsilon (the
+    constants both read from the file), a wrong one does not.
+    """
+    import torch
+
+    k = harness.keras_module(built.arch.keras)
+    weights = k.models.load_model(built.files[fmt], compile=False).get_weights()
+    k.backend.clear_session()  # resets Keras 3's dtype policy, so set it after
+    if built.arch.keras == 3:
+        k.config.set_dtype_policy("float64")
+    else:
+        k.backend.set_floatx("float64")
+    try:
+        model = build_uncleared(built.arch, built.data_format)
+        model.set_weights([w.astype("float64") for w in weights])
+        inputs = [x.astype("float64") for x in built.inputs]
+        expected = [np.asarray(y) for y in harness.keras_outputs(model, inputs)]
+    finally:
+        if built.arch.keras == 3:
+            k.config.set_dtype_policy("float32")
+        else:
+            k.backend.set_floatx("float32")
+        k.backend.clear_session()
+    report = json.loads((out / "report.json").read_text())
+    converted = harness.import_model(out).load_model().double()
+    args = []
+    for entry, array in zip(report["inputs"], inputs):
+        tensor = torch.from_numpy(array)
+        perm = harness.boundary_perm(entry, io_layout, "input")
+        args.append(tensor.permute(*perm).contiguous() if perm is not None else tensor)
+    with torch.no_grad():
+        result = converted(*args)
+    actual = result if isinstance(result, (tuple, list)) else [result]
+    # Classifier logits: (N, classes) in both layouts.
+    return max(harness.relative_error(a.numpy(), b)[0] for a, b in zip(actual, expected))
 
 
 @dataclasses.dataclass
