@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "readers/hdf5.h"
 #include "readers/legacy_weights.h"
 #include "support/strings.h"
 
@@ -20,17 +21,51 @@ std::string V3Path(const std::string& path, const std::string& leaf) {
   return path + "/" + leaf;
 }
 
-}  // namespace
+// Weights in one HDF5 file, in either layout.
+class Hdf5WeightSource final : public WeightSource {
+ public:
+  Hdf5WeightSource(h5::File file, std::vector<char> image, std::shared_ptr<MappedFile> mapped,
+                   const Limits& limits)
+      : image_(std::move(image)),
+        mapped_(std::move(mapped)),
+        file_(std::move(file)),
+        limits_(limits) {}
 
-WeightSource::WeightSource(h5::File file, std::vector<char> image, const Limits& limits)
-    : image_(std::move(image)), file_(std::move(file)), limits_(limits) {}
+  Status Inspect();
+
+  Expected<std::vector<std::string>> LayerNames() const override;
+  Expected<std::vector<WeightRef>> LayerWeights(const std::string& layer_name) const override;
+  bool HasGroup(const std::string& path) const override;
+  Expected<std::vector<WeightRef>> Vars(const std::string& path) const override;
+  Expected<std::vector<std::string>> Children(const std::string& path) const override;
+  std::optional<std::string> VarsName(const std::string& path) const override;
+
+ protected:
+  Expected<Tensor> ReadStored(const WeightRef& ref) const override;
+
+ private:
+  Expected<WeightRef> Describe(const h5::Group& group, const std::string& relative,
+                               const std::string& name) const;
+
+  std::vector<char> image_;  // declared before file_: the file may point into it
+  std::shared_ptr<MappedFile> mapped_;  // likewise
+  h5::File file_;
+  std::string weights_root_ = "/";  // "/model_weights" inside a full-model file
+  Limits limits_;
+};
+
+Expected<std::unique_ptr<WeightSource>> Inspected(std::unique_ptr<Hdf5WeightSource> source) {
+  K2T_RETURN_IF_ERROR(source->Inspect());
+  return std::unique_ptr<WeightSource>(std::move(source));
+}
+
+}  // namespace
 
 Expected<std::unique_ptr<WeightSource>> WeightSource::OpenFile(const std::string& path,
                                                                const Limits& limits) {
   K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::Open(path));
-  std::unique_ptr<WeightSource> source(new WeightSource(std::move(file), {}, limits));
-  K2T_RETURN_IF_ERROR(source->Inspect());
-  return source;
+  return Inspected(std::make_unique<Hdf5WeightSource>(std::move(file), std::vector<char>{},
+                                                      nullptr, limits));
 }
 
 Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char> image,
@@ -39,22 +74,18 @@ Expected<std::unique_ptr<WeightSource>> WeightSource::OpenImage(std::vector<char
   const void* data = image.data();
   const std::size_t size = image.size();
   K2T_ASSIGN_OR_RETURN(h5::File file, h5::File::OpenImage(data, size));
-  std::unique_ptr<WeightSource> source(
-      new WeightSource(std::move(file), std::move(image), limits));
-  K2T_RETURN_IF_ERROR(source->Inspect());
-  return source;
+  return Inspected(
+      std::make_unique<Hdf5WeightSource>(std::move(file), std::move(image), nullptr, limits));
 }
 
 Expected<std::unique_ptr<WeightSource>> WeightSource::OpenMapped(
     std::shared_ptr<MappedFile> file, ByteRange range, const Limits& limits) {
   K2T_ASSIGN_OR_RETURN(h5::File h5, h5::File::OpenImage(file->data() + range.offset, range.size));
-  std::unique_ptr<WeightSource> source(new WeightSource(std::move(h5), {}, limits));
-  source->mapped_ = std::move(file);
-  K2T_RETURN_IF_ERROR(source->Inspect());
-  return source;
+  return Inspected(std::make_unique<Hdf5WeightSource>(std::move(h5), std::vector<char>{},
+                                                      std::move(file), limits));
 }
 
-Status WeightSource::Inspect() {
+Status Hdf5WeightSource::Inspect() {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   // A full-model file keeps its weights under /model_weights.
   if (root.HasGroup("model_weights")) weights_root_ = "/model_weights";
@@ -85,15 +116,16 @@ Status WeightSource::Inspect() {
                    "layers group)");
 }
 
-Expected<std::vector<std::string>> WeightSource::LayerNames() const {
+Expected<std::vector<std::string>> Hdf5WeightSource::LayerNames() const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   if (weights_root_ == "/") return root.ReadStringListAttribute("layer_names");
   K2T_ASSIGN_OR_RETURN(h5::Group weights, root.OpenGroup(weights_root_.substr(1)));
   return weights.ReadStringListAttribute("layer_names");
 }
 
-Expected<WeightRef> WeightSource::Describe(const h5::Group& group, const std::string& relative,
-                                           const std::string& name) const {
+Expected<WeightRef> Hdf5WeightSource::Describe(const h5::Group& group,
+                                               const std::string& relative,
+                                               const std::string& name) const {
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, group.OpenDataset(relative));
   WeightRef ref;
   ref.name = name;
@@ -108,7 +140,8 @@ Expected<WeightRef> WeightSource::Describe(const h5::Group& group, const std::st
   return ref;
 }
 
-Expected<std::vector<WeightRef>> WeightSource::LayerWeights(const std::string& layer_name) const {
+Expected<std::vector<WeightRef>> Hdf5WeightSource::LayerWeights(
+    const std::string& layer_name) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   const std::string group_path =
       weights_root_ == "/" ? layer_name : weights_root_.substr(1) + "/" + layer_name;
@@ -133,13 +166,13 @@ Expected<std::vector<WeightRef>> WeightSource::LayerWeights(const std::string& l
   return refs;
 }
 
-bool WeightSource::HasGroup(const std::string& path) const {
+bool Hdf5WeightSource::HasGroup(const std::string& path) const {
   auto root = file_.Root();
   if (!root.ok()) return false;
   return path.empty() || root->HasGroup(path);
 }
 
-Expected<std::vector<WeightRef>> WeightSource::Vars(const std::string& path) const {
+Expected<std::vector<WeightRef>> Hdf5WeightSource::Vars(const std::string& path) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   const std::string vars_path = V3Path(path, "vars");
   std::vector<WeightRef> refs;
@@ -166,14 +199,14 @@ Expected<std::vector<WeightRef>> WeightSource::Vars(const std::string& path) con
   return refs;
 }
 
-Expected<std::vector<std::string>> WeightSource::Children(const std::string& path) const {
+Expected<std::vector<std::string>> Hdf5WeightSource::Children(const std::string& path) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   if (path.empty()) return root.ChildNames();
   K2T_ASSIGN_OR_RETURN(h5::Group group, root.OpenGroup(path));
   return group.ChildNames();
 }
 
-std::optional<std::string> WeightSource::VarsName(const std::string& path) const {
+std::optional<std::string> Hdf5WeightSource::VarsName(const std::string& path) const {
   auto root = file_.Root();
   if (!root.ok()) return std::nullopt;
   const std::string vars_path = V3Path(path, "vars");
@@ -187,6 +220,10 @@ std::optional<std::string> WeightSource::VarsName(const std::string& path) const
 
 Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
   if (ref.derived) return ReadDerived(*this, ref);
+  return ReadStored(ref);
+}
+
+Expected<Tensor> Hdf5WeightSource::ReadStored(const WeightRef& ref) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
   h5::ReadLimits read;

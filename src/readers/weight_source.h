@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "readers/hdf5.h"
 #include "readers/mapped_file.h"
 #include "support/error.h"
 #include "support/limits.h"
@@ -41,8 +40,13 @@ struct WeightRef {
   std::shared_ptr<const DerivedWeight> derived;
 };
 
+// The tensors of one model, whatever stores them: an HDF5 file (on disk, in
+// memory, or mapped from inside a .keras zip), the shards of a Keras 3
+// sharded save, or the binary files of a TensorFlow.js model.
 class WeightSource {
  public:
+  virtual ~WeightSource() = default;
+
   // Opens weights in an HDF5 file on disk.
   static Expected<std::unique_ptr<WeightSource>> OpenFile(const std::string& path,
                                                           const Limits& limits = {});
@@ -60,32 +64,26 @@ class WeightSource {
   const std::string& backend() const { return backend_; }
 
   // Legacy layout.
-  Expected<std::vector<std::string>> LayerNames() const;
-  Expected<std::vector<WeightRef>> LayerWeights(const std::string& layer_name) const;
+  virtual Expected<std::vector<std::string>> LayerNames() const = 0;
+  virtual Expected<std::vector<WeightRef>> LayerWeights(const std::string& layer_name) const = 0;
 
   // v3 layout: `path` such as "layers/dense" (no leading slash, "" for the root).
-  bool HasGroup(const std::string& path) const;
-  Expected<std::vector<WeightRef>> Vars(const std::string& path) const;
-  Expected<std::vector<std::string>> Children(const std::string& path) const;
+  virtual bool HasGroup(const std::string& path) const = 0;
+  virtual Expected<std::vector<WeightRef>> Vars(const std::string& path) const = 0;
+  virtual Expected<std::vector<std::string>> Children(const std::string& path) const = 0;
   // The layer name stored on `<path>/vars` by Keras 3.6 and later.
-  std::optional<std::string> VarsName(const std::string& path) const;
+  virtual std::optional<std::string> VarsName(const std::string& path) const = 0;
 
+  // The tensor `ref` names, computed from its parts when it is derived.
   Expected<Tensor> Read(const WeightRef& ref) const;
 
- private:
-  WeightSource(h5::File file, std::vector<char> image, const Limits& limits);
-  Status Inspect();
-  Expected<WeightRef> Describe(const h5::Group& group, const std::string& relative,
-                               const std::string& name) const;
+ protected:
+  // Reads a tensor that the source itself stores (ref.derived is null).
+  virtual Expected<Tensor> ReadStored(const WeightRef& ref) const = 0;
 
-  std::vector<char> image_;  // declared before file_: the file may point into it
-  std::shared_ptr<MappedFile> mapped_;  // likewise
-  h5::File file_;
   WeightLayout layout_ = WeightLayout::kLegacy;
-  std::string weights_root_ = "/";  // "/model_weights" inside a full-model file
   std::string keras_version_;
   std::string backend_;
-  Limits limits_;
 };
 
 }  // namespace k2t
