@@ -5,19 +5,16 @@
 //
 //===----------------------------------------------------------------------===//
 #include <CLI/CLI.hpp>
-#include <signal.h>
-#include <unistd.h>
 #include <fmt/format.h>
 
 #include <cctype>
-#include <chrono>
 #include <cstdio>
-#include <string>
 #include <filesystem>
-#include <thread>
+#include <string>
 
 #include "keras2torch/keras2torch.h"
 #include "support/json.h"
+#include "supervisor.h"
 
 namespace {
 
@@ -36,8 +33,8 @@ std::string DefaultOutput(const std::string& model) {
   return std::filesystem::path(model).stem().string() + "_torch";
 }
 
-int RunConvert(const std::string& model, std::string out, const k2t::ConvertOptions& options) {
-  if (out.empty()) out = DefaultOutput(model);
+int RunConvert(const std::string& model, const std::string& out,
+               const k2t::ConvertOptions& options) {
   auto result = k2t::Convert(model, out, options);
   if (!result.ok()) return ReportError(result.error());
   for (const std::string& warning : result->warnings) {
@@ -110,54 +107,9 @@ void AddLimitOptions(CLI::App* command, k2t::Limits& limits) {
       ->group(group)->capture_default_str()->check(kPositive);
   command->add_option(k2t::kSecondsFlag, limits.seconds, "wall-clock seconds for the whole run")
       ->group(group)->capture_default_str()->check(kPositive);
-}
-
-// Ends the process when the run takes longer than `seconds`: a damaged HDF5
-// file can make the library loop forever, and nothing can interrupt it.
-void StartWatchdog(std::int64_t seconds, std::string model) {
-  std::thread([seconds, model = std::move(model)] {
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    k2t::AbandonConversion();
-    fmt::print(stderr,
-               "keras2torch: error: {}: the run took longer than the limit of {} seconds {}; the "
-               "file may be damaged\n",
-               model, seconds, k2t::RaiseWith(k2t::kSecondsFlag));
-    std::fflush(stderr);
-    std::_Exit(kError);
-  }).detach();
-}
-
-// What the fault handler writes: made before anything is read, since a
-// signal handler may only call write() and _exit().
-std::string fault_message;
-
-extern "C" void OnFault(int) {
-  ssize_t ignored = write(STDERR_FILENO, fault_message.data(), fault_message.size());
-  (void)ignored;
-  _exit(kError);
-}
-
-// libhdf5 1.10 dereferences wild pointers on some damaged files (found by
-// fuzzing, docs/fuzzing.md). A fault then ends the run like any other error,
-// exit status 2 and one line, instead of a core dump. Sanitizer builds keep
-// their own handlers, which say more.
-void InstallFaultHandler(const std::string& model) {
-#if defined(__SANITIZE_ADDRESS__)
-  return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return;
-#endif
-#endif
-  fault_message = fmt::format(
-      "keras2torch: error: {}: reading the file crashed the process; the file is damaged or "
-      "hostile (a fault in libhdf5 on damaged files is the known cause)\n",
-      model);
-  struct sigaction action = {};
-  action.sa_handler = OnFault;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
-  for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(signal, &action, nullptr);
+  command->add_option(k2t::kMemoryFlag, limits.memory_mib,
+                      "MiB of memory the converting process may allocate")
+      ->group(group)->capture_default_str()->check(kPositive);
 }
 
 }  // namespace
@@ -168,6 +120,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   k2t::ConvertOptions options;
+  // Enough for any Keras model we know of, well below what a workstation
+  // has: a hostile size field fails here, not in the system's OOM killer.
+  options.limits.memory_mib = 16384;
   std::string model;
   std::string out;
   std::string io_layout = "torch";
@@ -199,12 +154,17 @@ int main(int argc, char** argv) {
   }
 
   options.keras_io_layout = io_layout == "keras";
-  StartWatchdog(options.limits.seconds, model);
-  InstallFaultHandler(model);
-  if (convert->parsed()) return RunConvert(model, out, options);
-
-  auto summary = k2t::Inspect(model, options);
-  if (!summary.ok()) return ReportError(summary.error());
-  fmt::print("{}", *summary);
-  return kComplete;
+  if (convert->parsed() && out.empty()) out = DefaultOutput(model);
+  k2t::tool::Supervision supervision;
+  supervision.model = model;
+  supervision.output_dir = convert->parsed() ? out : "";
+  supervision.seconds = options.limits.seconds;
+  supervision.memory_mib = options.limits.memory_mib;
+  return k2t::tool::RunSupervised(supervision, [&] {
+    if (convert->parsed()) return RunConvert(model, out, options);
+    auto summary = k2t::Inspect(model, options);
+    if (!summary.ok()) return ReportError(summary.error());
+    fmt::print("{}", *summary);
+    return kComplete;
+  });
 }

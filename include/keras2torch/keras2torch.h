@@ -36,11 +36,6 @@ struct ConvertResult {
 Expected<ConvertResult> Convert(const std::string& model_path, const std::string& out_dir,
                                 const ConvertOptions& options);
 
-// Removes the temporary output directory of the conversion in progress, if
-// any. For a watchdog that ends the process when a conversion takes too long:
-// safe to call from another thread while Convert runs.
-void AbandonConversion();
-
 // A summary table like Keras's model.summary(), with what each layer becomes.
 Expected<std::string> Inspect(const std::string& model_path, const ConvertOptions& options);
 

@@ -13,7 +13,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <new>
 #include <random>
 
@@ -55,7 +54,8 @@ Expected<std::unique_ptr<Pipeline>> Load(const std::string& path, const ConvertO
   }
   passes::Conversion& c = pipeline->conversion;
   c.file = &pipeline->file;
-  c.options.io_layout = options.keras_io_layout ? passes::IoLayout::kKeras : passes::IoLayout::kTorch;
+  c.options.io_layout =
+      options.keras_io_layout ? passes::IoLayout::kKeras : passes::IoLayout::kTorch;
   c.options.custom = options.custom_path.empty() ? nullptr : &pipeline->custom;
   K2T_ASSIGN_OR_RETURN(c.model, config::Normalize(pipeline->file));
   K2T_ASSIGN_OR_RETURN(c.graph, ir::BuildGraph(c.model.model, options.limits));
@@ -169,20 +169,13 @@ Status WriteText(const fs::path& path, const std::string& text) {
   return Status::Ok();
 }
 
-// The staging directory of the conversion in progress, for AbandonConversion.
-std::mutex staging_mutex;
-fs::path staging_in_progress;
-
+// Removes the staging directory unless it became the output. A process that
+// dies cannot run this; the command-line tool's supervisor then removes it.
 struct StagingGuard {
   fs::path path;
   bool keep = false;
-  explicit StagingGuard(fs::path staging) : path(std::move(staging)) {
-    std::lock_guard<std::mutex> lock(staging_mutex);
-    staging_in_progress = path;
-  }
+  explicit StagingGuard(fs::path staging) : path(std::move(staging)) {}
   ~StagingGuard() {
-    std::lock_guard<std::mutex> lock(staging_mutex);
-    staging_in_progress.clear();
     std::error_code ignored;
     if (!keep) fs::remove_all(path, ignored);
   }
@@ -240,10 +233,15 @@ Status WriteOutputs(const passes::Conversion& c, const EmittedModel& emitted, co
 // accessors, an allocation a corrupt header asks for) may still throw; it
 // must become an error line and exit status 2, not an abort.
 template <typename T, typename Body>
-Expected<T> Guarded(Body& body) {
+Expected<T> Guarded(Body& body, const Limits& limits) {
   try {
     return body();
   } catch (const std::bad_alloc&) {
+    if (limits.memory_mib > 0) {
+      return MakeError("out of memory: the conversion may allocate at most {} MiB {}; the file "
+                       "may be damaged or declare impossible sizes",
+                       limits.memory_mib, RaiseWith(kMemoryFlag));
+    }
     return MakeError("out of memory; the file may be damaged or declare impossible sizes");
   } catch (const std::exception& e) {
     return MakeError("internal error: {}", PrintableText(e.what()));
@@ -291,15 +289,9 @@ Expected<ConvertResult> Convert(const std::string& model_path, const std::string
     result.warnings.insert(result.warnings.end(), weight_warnings.begin(), weight_warnings.end());
     return result;
   };
-  auto result = Guarded<ConvertResult>(run);
+  auto result = Guarded<ConvertResult>(run, options.limits);
   if (!result.ok()) return std::move(result.error().InFile(model_path));
   return result;
-}
-
-void AbandonConversion() {
-  std::lock_guard<std::mutex> lock(staging_mutex);
-  std::error_code ignored;
-  if (!staging_in_progress.empty()) fs::remove_all(staging_in_progress, ignored);
 }
 
 Expected<std::string> Inspect(const std::string& model_path, const ConvertOptions& options) {
@@ -325,7 +317,8 @@ Expected<std::string> Inspect(const std::string& model_path, const ConvertOption
       const auto id = static_cast<std::size_t>(layer.id);
       std::string shape = "?";
       if (!layer.nodes.empty()) {
-        const ir::Value& out = c.graph.value(c.graph.nodes[static_cast<std::size_t>(layer.nodes[0])].outputs[0]);
+        const auto& first_call = c.graph.nodes[static_cast<std::size_t>(layer.nodes[0])];
+        const ir::Value& out = c.graph.value(first_call.outputs[0]);
         if (!out.shape.empty()) {
           std::vector<std::string> dims;
           for (auto d : out.shape) dims.push_back(d < 0 ? "None" : std::to_string(d));
@@ -335,7 +328,9 @@ Expected<std::string> Inspect(const std::string& model_path, const ConvertOption
         for (std::size_t i = 0; i < c.graph.inputs.size(); ++i) {
           if (c.graph.input_names[i] == layer.name && layer.scope.empty()) {
             std::vector<std::string> dims;
-            for (auto d : c.graph.value(c.graph.inputs[i]).shape) dims.push_back(d < 0 ? "None" : std::to_string(d));
+            for (auto d : c.graph.value(c.graph.inputs[i]).shape) {
+              dims.push_back(d < 0 ? "None" : std::to_string(d));
+            }
             shape = "(" + Join(dims, ", ") + ")";
           }
         }
@@ -377,7 +372,7 @@ Expected<std::string> Inspect(const std::string& model_path, const ConvertOption
     }
     return Join(lines, "\n") + "\n";
   };
-  auto result = Guarded<std::string>(inspect);
+  auto result = Guarded<std::string>(inspect, options.limits);
   if (!result.ok()) return std::move(result.error().InFile(model_path));
   return result;
 }

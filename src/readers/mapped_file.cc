@@ -37,10 +37,11 @@ Expected<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path) 
     ::close(fd);
     return MakeError("cannot read the file's size");
   }
-  // Private and writable: should HDF5 ever write into its image, the file
-  // is untouched.
-  void* data = ::mmap(nullptr, static_cast<std::size_t>(info.st_size), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE, fd, 0);
+  // Read-only: HDF5 opens the image without H5LT_FILE_IMAGE_OPEN_RW and never
+  // writes to it, and a read-only mapping does not count against the memory
+  // cap of the command-line tool (RLIMIT_DATA counts writable private pages).
+  void* data = ::mmap(nullptr, static_cast<std::size_t>(info.st_size), PROT_READ, MAP_PRIVATE,
+                      fd, 0);
   ::close(fd);
   if (data == MAP_FAILED) return MakeError("cannot map the file into memory");
   return std::shared_ptr<MappedFile>(

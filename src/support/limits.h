@@ -27,6 +27,10 @@ struct Limits {
   // parser can loop forever on some damaged files (docs/fuzzing.md), and no
   // check before it can tell; this is the backstop.
   std::int64_t seconds = 3600;
+  // MiB of memory one run of the command-line tool may allocate, enforced on
+  // the process that converts (tools/supervisor.h). 0 for the library: it
+  // cannot cap the memory of the program it is loaded into.
+  std::int64_t memory_mib = 0;
 };
 
 // The command-line flag that raises each cap, for messages.
@@ -39,6 +43,7 @@ inline constexpr const char* kNodesFlag = "--max-nodes";
 inline constexpr const char* kTensorElementsFlag = "--max-tensor-elements";
 inline constexpr const char* kDatasetRatioFlag = "--max-dataset-ratio";
 inline constexpr const char* kSecondsFlag = "--max-seconds";
+inline constexpr const char* kMemoryFlag = "--max-memory-mib";
 
 // "(raise it with --max-json-bytes)", the tail of every limit message.
 inline std::string RaiseWith(const char* flag) {
