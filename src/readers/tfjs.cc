@@ -68,11 +68,13 @@ struct Shard {
 };
 
 using ShardGroup = std::vector<Shard>;
+// Layer name -> the top-level layer that holds it (itself, for a top-level layer).
+using LayerOwners = std::map<std::string, std::string>;
 
 class TfjsWeightSource final : public WeightSource {
  public:
   TfjsWeightSource(std::vector<ShardGroup> groups, std::vector<TfjsWeight> weights,
-                   const std::map<std::string, std::string>& owners);
+                   const LayerOwners& owners);
 
   Expected<std::vector<std::string>> LayerNames() const override { return layer_names_; }
   Expected<std::vector<WeightRef>> LayerWeights(const std::string& layer_name) const override;
@@ -102,20 +104,29 @@ class TfjsWeightSource final : public WeightSource {
   std::map<std::string, std::vector<WeightRef>> by_layer_;
 };
 
-// The top-level layer a weight belongs to. tf.keras names the weights of a
-// nested model's layers after the inner layer only ("dense/kernel" for a
-// Dense inside Sequential "inner"); `owners` maps such inner names to the
-// top-level layer whose HDF5 group held them.
-std::string OwnerOf(const std::string& weight_name,
-                    const std::map<std::string, std::string>& owners) {
-  const std::string first = weight_name.substr(0, weight_name.find('/'));
-  const auto it = owners.find(first);
-  return it == owners.end() ? first : it->second;
+// The top-level layer a weight belongs to: the first component of its name
+// that is a top-level layer, else the first that is a layer nested in one.
+// Keras 3 prefixes a Sequential model's weights with the model's own name
+// ("sequential/dense/kernel"); tf.keras names the weights of a nested
+// model's layers after the inner layer only ("dense/kernel" for a Dense
+// inside Sequential "inner"). `owners` maps every layer name, top-level or
+// nested, to the top-level layer whose HDF5 group would hold its weights.
+std::string OwnerOf(const std::string& weight_name, const LayerOwners& owners) {
+  const std::vector<std::string> parts = Split(weight_name, '/');
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const auto it = owners.find(parts[i]);
+    if (it != owners.end() && it->second == parts[i]) return parts[i];
+  }
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const auto it = owners.find(parts[i]);
+    if (it != owners.end()) return it->second;
+  }
+  return parts.front();
 }
 
 TfjsWeightSource::TfjsWeightSource(std::vector<ShardGroup> groups,
                                    std::vector<TfjsWeight> weights,
-                                   const std::map<std::string, std::string>& owners)
+                                   const LayerOwners& owners)
     : groups_(std::move(groups)), weights_(std::move(weights)) {
   layout_ = WeightLayout::kLegacy;
   for (std::size_t i = 0; i < weights_.size(); ++i) {
@@ -372,7 +383,7 @@ Status ReadGroup(const Json& group, std::size_t index, const std::filesystem::pa
 // Names of layers nested in `object` (a nested model's, a wrapper's), each
 // mapped to `owner` unless it is already mapped.
 void CollectNested(const Json& object, const std::string& owner,
-                   std::map<std::string, std::string>& owners) {
+                   LayerOwners& owners) {
   if (object.is_array()) {
     for (const Json& item : object) CollectNested(item, owner, owners);
     return;
@@ -386,9 +397,9 @@ void CollectNested(const Json& object, const std::string& owner,
   for (const auto& [key, value] : object.items()) CollectNested(value, owner, owners);
 }
 
-// Inner layer name -> top-level layer name, for OwnerOf.
-std::map<std::string, std::string> LayerOwners(const Json& model) {
-  std::map<std::string, std::string> owners;
+// Every layer name of the model, for OwnerOf.
+LayerOwners FindLayerOwners(const Json& model) {
+  LayerOwners owners;
   const Json* layers = nullptr;
   if (model.contains("config")) {
     const Json& config = model["config"];
@@ -430,7 +441,7 @@ Expected<std::unique_ptr<WeightSource>> OpenWeights(const Json& manifest,
     }
   }
   return std::unique_ptr<WeightSource>(
-      new TfjsWeightSource(std::move(groups), std::move(weights), LayerOwners(model)));
+      new TfjsWeightSource(std::move(groups), std::move(weights), FindLayerOwners(model)));
 }
 
 bool IsGraphModel(const Json& document) {
