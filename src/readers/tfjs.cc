@@ -250,8 +250,9 @@ Expected<ShardGroup> OpenShards(const Json& paths, const std::filesystem::path& 
   if (!paths.is_array()) return MakeError("'paths' is not a list");
   ShardGroup shards;
   for (const Json& entry : paths) {
-    if (!entry.is_string()) return MakeError("'paths' holds a {}, not a file name",
-                                             entry.type_name());
+    if (!entry.is_string()) {
+      return MakeError("'paths' holds a {}, not a file name", entry.type_name());
+    }
     Shard shard;
     shard.name = entry.get<std::string>();
     K2T_RETURN_IF_ERROR(CheckShardName(shard.name));
@@ -298,7 +299,9 @@ Status ParseStorage(const Json& entry, TfjsWeight& weight) {
 
   const std::string stored = StringField(*quantization, "dtype");
   if (stored == "float16") {
-    if (weight.dtype != DType::kF32) return MakeError("float16 quantization of a {} weight", dtype);
+    if (weight.dtype != DType::kF32) {
+      return MakeError("float16 quantization applies to float32 weights, not {}", dtype);
+    }
     weight.stored = Stored::kF16;
     return Status::Ok();
   }
@@ -321,8 +324,9 @@ Status ParseStorage(const Json& entry, TfjsWeight& weight) {
 }
 
 Expected<TfjsWeight> ParseWeight(const Json& entry, const Limits& limits) {
-  if (!entry.is_object()) return MakeError("a weight entry is a {}, not an object",
-                                           entry.type_name());
+  if (!entry.is_object()) {
+    return MakeError("a weight entry is a {}, not an object", entry.type_name());
+  }
   TfjsWeight weight;
   weight.name = StringField(entry, "name");
   if (weight.name.empty()) return MakeError("a weight entry has no name");

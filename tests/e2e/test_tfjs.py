@@ -41,9 +41,11 @@ def tensorflowjs_modules():
     spec = importlib.util.find_spec("tensorflowjs")
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("tensorflowjs is not installed; run scripts/setup.sh", pytrace=False)
-    root = list(spec.submodule_search_locations)[0]
-    for name, path in (("tensorflowjs", root),
-                       ("tensorflowjs.converters", os.path.join(root, "converters"))):
+    root = next(iter(spec.submodule_search_locations))
+    for name, path in (
+        ("tensorflowjs", root),
+        ("tensorflowjs.converters", os.path.join(root, "converters")),
+    ):
         package = types.ModuleType(name)
         package.__path__ = [path]
         sys.modules[name] = package
@@ -59,8 +61,14 @@ def tensorflowjs_modules():
 
 def mlp(k):
     L = k.layers
-    return k.Sequential([k.Input((10,)), L.Dense(16, activation="relu", name="hidden"),
-                         L.Dense(8, activation="tanh"), L.Dense(3, activation="softmax")])
+    return k.Sequential(
+        [
+            k.Input((10,)),
+            L.Dense(16, activation="relu", name="hidden"),
+            L.Dense(8, activation="tanh"),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def cnn(k):
@@ -98,8 +106,7 @@ def nested(k):
     # tf_keras names the inner layers' weights "dense/kernel", without the
     # nested model's name; Keras 3 writes "inner/dense/kernel".
     L = k.layers
-    inner = k.Sequential([k.Input((5,)), L.Dense(4, activation="relu"), L.Dense(3)],
-                         name="inner")
+    inner = k.Sequential([k.Input((5,)), L.Dense(4, activation="relu"), L.Dense(3)], name="inner")
     inputs = k.Input((5,))
     return k.Model(inputs, L.Dense(2)(inner(inputs)))
 
@@ -117,10 +124,18 @@ class Exported(Saved):
 # Export and reference
 
 
+# Shards of 37 bytes (4 MiB by default): every model is cut into several, and most
+# weights, float32 ones included, straddle two files.
+SHARD_BYTES = 37
+
+
 def export(model, directory, quantization):
     converter, _ = tensorflowjs_modules()
     dtype_map = None if quantization == "plain" else {quantization: True}
-    converter.save_keras_model(model, str(directory), quantization_dtype_map=dtype_map)
+    converter.save_keras_model(
+        model, str(directory), quantization_dtype_map=dtype_map, weight_shard_size_bytes=SHARD_BYTES
+    )
+    assert len(list(directory.glob("group1-shard*.bin"))) > 1
     return directory / "model.json"
 
 
@@ -164,8 +179,9 @@ def test_tfjs_model_matches_keras(cli, tmp_path, build, version, quantization):
     k = harness.namespace(version)
     model = MODELS[build](k)
     rng = np.random.default_rng(harness._seed(f"tfjs-{build}-{version}"))
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
+    model.set_weights(
+        [rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()]
+    )
     harness.randomize_weights(model, rng)
     model_json = export(model, tmp_path / "tfjs", quantization)
     set_exported_weights(model, dequantized_weights(model_json), quantization)
