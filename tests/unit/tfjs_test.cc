@@ -79,10 +79,10 @@ TEST(TfjsTest, DequantizesAsTensorFlowJs) {
   auto kernel = source.Read((*top)[0]);
   ASSERT_TRUE(kernel.ok()) << kernel.error().Describe();
   EXPECT_EQ(kernel->shape(), (Shape{2, 2}));
-  EXPECT_EQ(Floats(*kernel), (std::vector<float>{
-                                 static_cast<float>(0 * 0.1 - 1.5), static_cast<float>(1 * 0.1 - 1.5),
-                                 static_cast<float>(128 * 0.1 - 1.5),
-                                 static_cast<float>(255 * 0.1 - 1.5)}));
+  // q * scale + min in double, rounded once to float32.
+  std::vector<float> expected;
+  for (int q : {0, 1, 128, 255}) expected.push_back(static_cast<float>(q * 0.1 - 1.5));
+  EXPECT_EQ(Floats(*kernel), expected);
   auto bias = source.Read((*top)[1]);
   ASSERT_TRUE(bias.ok());
   EXPECT_EQ(Floats(*bias), (std::vector<float>{-2.0f, static_cast<float>(65535 * 0.001 - 2)}));
