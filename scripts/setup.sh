@@ -57,6 +57,11 @@ step "installing Python packages into .venv"
 # between minor releases); tf_keras is Keras 2, for Keras 2 files.
 "${pip[@]}" torch==2.13.0 tensorflow-cpu==2.21.0 tf-keras==2.21.0 keras==3.15.1 \
   pytest pytest-xdist h5py ruff scikit-build-core nanobind
+# tensorflowjs, whose Keras converter writes the TF.js models of tests/e2e/test_tfjs.py. Without
+# its dependencies: they (jax, flax, tensorflow-decision-forests, tensorflow-hub, ...) serve
+# the SavedModel and JAX converters, which the tests never import, and would fight the pins
+# above; the Keras converter needs only h5py, numpy, six and tensorflow, all installed here.
+"${pip[@]}" --no-deps tensorflowjs==4.22.0
 
 # --- 3. The package -----------------------------------------------------------------------
 # The same compiler, by the same name, for build/ and build/python: scikit-build-core would

@@ -9,6 +9,7 @@
 
 #include "readers/hdf5.h"
 #include "readers/mapped_file.h"
+#include "readers/tfjs.h"
 #include "support/strings.h"
 
 namespace k2t {
@@ -105,7 +106,8 @@ Expected<Json> ParseModelJson(std::string_view text, const JsonLimits& limits) {
 Status CheckModelObject(const Json& model) {
   // Neighbouring JSON formats, named so that the message says what the file is.
   if (model.is_object() && model.contains("modelTopology")) {
-    return MakeError("the JSON is a TensorFlow.js model, which keras2torch does not read");
+    return MakeError("the JSON is a TensorFlow.js model.json, which keras2torch reads only as a "
+                     "file of its own");
   }
   if (model.is_object() && model.contains("weight_map")) {
     return MakeError("the JSON is the index of sharded Keras weights, which keras2torch does not "
@@ -224,6 +226,7 @@ Expected<ModelFile> ReadJsonConfig(const std::string& path, const ReadOptions& o
   model.path = path;
   model.format = FileFormat::kJsonConfig;
   K2T_ASSIGN_OR_RETURN(model.model, ParseModelJson(text, options.json));
+  if (IsTfjsModel(model.model)) return ReadTfjsModel(path, model.model, options);
   K2T_RETURN_IF_ERROR(CheckModelObject(model.model));
   if (model.model.contains("keras_version") && model.model["keras_version"].is_string()) {
     model.keras_version = model.model["keras_version"].get<std::string>();
@@ -283,6 +286,7 @@ std::string FormatName(FileFormat format) {
     case FileFormat::kLegacyH5: return "HDF5 full model";
     case FileFormat::kKerasZip: return ".keras archive";
     case FileFormat::kJsonConfig: return "JSON architecture";
+    case FileFormat::kTfjs: return "TensorFlow.js layers model";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class FileFormat {
   kLegacyH5,     // model.save("m.h5"): model_config attribute + model_weights
   kKerasZip,     // model.save("m.keras"): config.json + model.weights.h5 in a zip
   kJsonConfig,   // model.to_json(), weights (if any) from a separate file
+  kTfjs,         // TensorFlow.js layers model: model.json + .bin weight shards
 };
 
 std::string FormatName(FileFormat format);

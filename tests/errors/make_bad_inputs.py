@@ -305,7 +305,89 @@ def generate(out: Path) -> dict[str, BadInput]:
     cases["unbuilt_sequential_json"] = BadInput(saved["tfk_unbuilt_json"])
     cases["unbuilt_sequential_keras"] = BadInput(saved["k3_unbuilt"])
     cases["json_without_weights"] = BadInput(saved["tfk_json"])
+    cases.update(_tfjs_cases(out, saved))
     return cases
+
+
+def _tfjs_model(directory: Path, saved: dict[str, Path], edit=None, shard_length=None) -> Path:
+    """The tiny tf_keras model as a TensorFlow.js layers model, in the layout tensorflowjs
+    writes (tests/e2e/test_tfjs.py converts real exports): one group, one shard.
+
+    Written here rather than by tensorflowjs so that these cases need only h5py.
+    `edit(model_json)` changes model.json; `shard_length` cuts the shard.
+    """
+    import h5py
+
+    directory.mkdir()
+    names, data = [], b""
+    with h5py.File(saved["tfk_weights"], "r") as f:
+        for layer in f.attrs["layer_names"]:
+            group = f[layer]
+            for weight in group.attrs["weight_names"]:
+                value = group[weight][()]
+                name = weight.decode() if isinstance(weight, bytes) else weight
+                names.append((name.removesuffix(":0"), list(value.shape)))
+                data += value.astype("<f4").tobytes()
+    (directory / "group1-shard1of1.bin").write_bytes(data[:shard_length])
+    model_json = {
+        "format": "layers-model",
+        "generatedBy": "keras v2.21.0",
+        "convertedBy": "TensorFlow.js Converter v4.22.0",
+        "modelTopology": {
+            "keras_version": "2.21.0",
+            "backend": "tensorflow",
+            "model_config": json.loads(saved["tfk_json"].read_text()),
+        },
+        "weightsManifest": [
+            {
+                "paths": ["group1-shard1of1.bin"],
+                "weights": [{"name": n, "shape": s, "dtype": "float32"} for n, s in names],
+            }
+        ],
+    }
+    if edit is not None:
+        edit(model_json)
+    path = directory / "model.json"
+    path.write_text(json.dumps(model_json))
+    return path
+
+
+def _tfjs_cases(out: Path, saved: dict[str, Path]) -> dict[str, BadInput]:
+    def weights(model_json):
+        return model_json["weightsManifest"][0]["weights"]
+
+    def two_shards(model_json):
+        model_json["weightsManifest"][0]["paths"].append("group1-shard2of2.bin")
+
+    def escaping(model_json):
+        model_json["weightsManifest"][0]["paths"] = ["../group1-shard1of1.bin"]
+
+    def complex_kernel(model_json):
+        weights(model_json)[0]["dtype"] = "complex64"
+
+    def int4_kernel(model_json):
+        weights(model_json)[0]["quantization"] = {"dtype": "int4", "scale": 1, "min": 0}
+
+    def huge_kernel(model_json):
+        weights(model_json)[0]["shape"] = [100000, 100000]
+
+    def graph(model_json):
+        model_json["format"] = "graph-model"
+        model_json["modelTopology"] = {"node": [], "versions": {"producer": 1}}
+
+    edits = {
+        "tfjs_graph_model": (graph, None),
+        "tfjs_missing_shard": (two_shards, None),
+        "tfjs_short_shard": (None, 80),
+        "tfjs_escaping_shard": (escaping, None),
+        "tfjs_unknown_dtype": (complex_kernel, None),
+        "tfjs_unknown_quantization": (int4_kernel, None),
+        "tfjs_huge_shape": (huge_kernel, None),
+    }
+    return {
+        name: BadInput(_tfjs_model(out / name, saved, edit, length))
+        for name, (edit, length) in edits.items()
+    }
 
 
 def _shape_bomb(out: Path, saved: dict, cases: dict, name: str, units: int) -> None:

@@ -333,6 +333,46 @@ EXPECTED: dict[str, list[str]] = {
             "architecture needs its weights file given with --weights"
         )
     ],
+    # TensorFlow.js model.json files (tiny model: 23 float32 weights, 92 bytes).
+    "tfjs_graph_model": [
+        (
+            "{path}: the JSON is a TensorFlow.js graph model, a TensorFlow graph and not a "
+            "Keras model, which keras2torch does not read"
+        )
+    ],
+    "tfjs_missing_shard": [
+        "{path}: weightsManifest group 1: shard 'group1-shard2of2.bin' does not exist"
+    ],
+    "tfjs_short_shard": [
+        (
+            "{path}: weightsManifest group 1: the weights need 92 bytes but the shards "
+            "['group1-shard1of1.bin'] hold 80"
+        )
+    ],
+    "tfjs_escaping_shard": [
+        (
+            "{path}: weightsManifest group 1: shard path '../group1-shard1of1.bin' is not a file "
+            "name beside model.json"
+        )
+    ],
+    "tfjs_unknown_dtype": [
+        (
+            "{path}: weightsManifest group 1: weight 'dense/kernel': dtype 'complex64' is not "
+            "supported (expected float32 or int32)"
+        )
+    ],
+    "tfjs_unknown_quantization": [
+        (
+            "{path}: weightsManifest group 1: weight 'dense/kernel': quantization dtype 'int4' "
+            "is not supported (expected uint8, uint16 or float16)"
+        )
+    ],
+    "tfjs_huge_shape": [
+        (
+            "{path}: weightsManifest group 1: weight 'dense/kernel' has 10000000000 elements, "
+            "more than the limit of 4294967296 (raise it with --max-tensor-elements)"
+        )
+    ],
 }
 
 

@@ -199,7 +199,12 @@ TEST(ModelFileTest, NeighbouringJsonFormats) {
   testing::WriteBytes(
       tfjs, R"({"format": "layers-model", "modelTopology": {}, "weightsManifest": []})");
   EXPECT_EQ(Describe(ReadModelFile(tfjs, {})),
-            tfjs + ": the JSON is a TensorFlow.js model, which keras2torch does not read");
+            tfjs + ": modelTopology is not a Keras model (no class_name and config)");
+  testing::WriteBytes(
+      tfjs, R"({"format": "graph-model", "modelTopology": {"node": []}, "weightsManifest": []})");
+  EXPECT_EQ(Describe(ReadModelFile(tfjs, {})),
+            tfjs + ": the JSON is a TensorFlow.js graph model, a TensorFlow graph and not a "
+                   "Keras model, which keras2torch does not read");
   const std::string index = dir.File("model.weights.json");
   testing::WriteBytes(index, R"({"metadata": {"total_size": 4}, "weight_map": {}})");
   EXPECT_EQ(Describe(ReadModelFile(index, {})),
