@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "layers/lambda.h"
 #include "layers/pyexpr/decompile.h"
@@ -197,6 +198,45 @@ Expected<ExprPtr> SlicingExpr(const RecordedCall& call) {
   return Make(ExprKind::kSubscript, {base, Make(ExprKind::kTuple, std::move(items))});
 }
 
+// A slicing that keeps every axis (only slices with positive steps and `...`)
+// runs in any axis order once its parts follow the tensor's: x[:, :, :, :4]
+// of a channels-first image is x[:, :4]. Its slice for each Keras axis, or
+// nothing when the index drops or adds axes.
+std::optional<std::vector<Json>> AxisSlices(const CallContext& call) {
+  if (call.layer.class_name != "SlicingOpLambda" || call.input_count() != 1) return {};
+  auto recorded = Recorded(call.node);
+  if (!recorded.ok() || !recorded->kwargs.contains("slice_spec")) return {};
+  const Json& spec = recorded->kwargs["slice_spec"];
+  if (!spec.is_array() || *recorded->first != Json{{"__input__", 0}}) return {};
+  const std::size_t rank = call.input().shape.size();
+  const Json full = {{"start", nullptr}, {"stop", nullptr}, {"step", nullptr}};
+  std::size_t slices = 0;
+  int ellipses = 0;
+  for (const Json& item : spec) {
+    if (IsEllipsisObject(item)) {
+      ++ellipses;
+      continue;
+    }
+    if (!IsSliceObject(item)) return {};
+    for (const char* key : {"start", "stop", "step"}) {
+      if (!item[key].is_null() && !item[key].is_number_integer()) return {};
+    }
+    if (item["step"].is_number_integer() && item["step"].get<std::int64_t>() <= 0) return {};
+    ++slices;
+  }
+  if (ellipses > 1 || slices > rank) return {};
+  std::vector<Json> out;
+  for (const Json& item : spec) {
+    if (!IsEllipsisObject(item)) {
+      out.push_back(item);
+      continue;
+    }
+    for (std::size_t k = 0; k < rank - slices; ++k) out.push_back(full);
+  }
+  while (out.size() < rank) out.push_back(full);
+  return out;
+}
+
 // `tf.<function>(first, key=value, ...)`, keywords in the order recorded.
 Expected<ExprPtr> FunctionExpr(const std::string& function, const RecordedCall& call) {
   std::string path = function;
@@ -234,6 +274,9 @@ class TfFunctionConverter : public Converter {
   Expected<LayoutPlan> PlanLayout(const CallContext& call,
                                   const std::vector<ir::Layout>& current) const override {
     K2T_ASSIGN_OR_RETURN(auto translation, Translate(call, Placeholders(call)));
+    if (!current.empty() && !current[0].features && AxisSlices(call)) {
+      return PassThroughPlan(call, current);
+    }
     if (!translation.elementwise || current.empty()) {
       return KerasOrderPlan(call, call.node.outputs.size());
     }
@@ -261,6 +304,9 @@ class TfFunctionConverter : public Converter {
   }
 
   Expected<std::string> EmitCall(const CallContext& call, const EmitContext& emit) const override {
+    if (!call.input().layout.perm.empty()) {
+      if (auto slices = AxisSlices(call)) return PermutedSlice(call, *slices, emit.inputs[0]);
+    }
     K2T_ASSIGN_OR_RETURN(auto translation, Translate(call, emit.inputs));
     std::vector<std::string> codes;
     for (const auto& output : translation.outputs) codes.push_back(output.code);
@@ -272,6 +318,36 @@ class TfFunctionConverter : public Converter {
     std::vector<std::string> codes;
     for (std::size_t i = 0; i < call.input_count(); ++i) codes.push_back(fmt::format("x{}", i));
     return codes;
+  }
+
+  // The slicing with its parts in the input's PyTorch axis order; full
+  // slices at the end are left out.
+  static Expected<std::string> PermutedSlice(const CallContext& call,
+                                             const std::vector<Json>& slices,
+                                             const std::string& code) {
+    const ir::Value& input = call.input();
+    const std::vector<int> axes = input.layout.Axes(static_cast<int>(input.shape.size()));
+    Json torch_order = Json::array();
+    for (int axis : axes) torch_order.push_back(slices.at(static_cast<std::size_t>(axis)));
+    const Json full = {{"start", nullptr}, {"stop", nullptr}, {"step", nullptr}};
+    while (torch_order.size() > 1 && torch_order.back() == full) {
+      torch_order.erase(torch_order.size() - 1);
+    }
+
+    RecordedCall recorded;
+    const Json first = {{"__input__", 0}};
+    recorded.first = &first;
+    recorded.kwargs = {{"slice_spec", torch_order}};
+    pyexpr::Function function;
+    function.params = {"inputs"};
+    function.positional = 1;
+    K2T_ASSIGN_OR_RETURN(function.body, SlicingExpr(recorded));
+    pyexpr::LambdaCall lambda;
+    lambda.function = &function;
+    lambda.inputs.push_back({code, TorchShape(input)});
+    lambda.list_input = true;
+    K2T_ASSIGN_OR_RETURN(pyexpr::Translation translation, pyexpr::TranslateLambda(lambda));
+    return translation.outputs.at(0).code;
   }
 
   static Expected<pyexpr::Function> Synthesize(const CallContext& call) {

@@ -148,6 +148,34 @@ def ellipsis_slicing(k):
     return k.Model(x, [b, a[..., -1], a[:, ..., None, 1:3], a[1:, ...]])
 
 
+def other_functions(k):
+    """tf.matmul on two tensors, tf.tile, tf.image.resize of a channels-last image."""
+    tf = _tf()
+    x = k.Input((4, 3))
+    y = k.Input((5, 3))
+    image = tf.expand_dims(x, -1)
+    return k.Model(
+        [x, y],
+        [
+            tf.matmul(x, tf.transpose(y, (0, 2, 1))),
+            tf.tile(x, [1, 2, 1]),
+            tf.image.resize(image, (8, 6)),
+        ],
+    )
+
+
+def reverse_slice(k):
+    x = k.Input((4, 3))
+    return k.Model(x, x[:, ::-1])
+
+
+def matmul_transposed(k):
+    tf = _tf()
+    x = k.Input((4, 3))
+    y = k.Input((5, 3))
+    return k.Model([x, y], tf.matmul(x, y, transpose_b=True))
+
+
 def unknown_function(k):
     tf = _tf()
     x = k.Input((4,))
@@ -165,12 +193,46 @@ CASES = [
     Case("normalize_softmax_clip", normalize_softmax_clip, flavours=TFK_FLAVOURS),
     Case("slicing", slicing, flavours=TFK_FLAVOURS),
     Case("channel_slicing", channel_slicing, flavours=TFK_FLAVOURS),
+    Case("other_functions", other_functions, flavours=TFK_FLAVOURS),
 ]
 
 
 @pytest.mark.parametrize("case,flavour", cases_for(CASES))
 def test_tfoplambda(cli, cache, case, flavour, tmp_path):
     check(cli, cache, case, flavour, tmp_path)
+
+
+def test_channel_slices_stay_channels_first(cli, cache, tmp_path):
+    """A slice that keeps every axis is remapped to the NCHW tensor, not permuted."""
+    case = next(c for c in CASES if c.name == "channel_slicing")
+    outs = check(cli, cache, case, "tfk.h5", tmp_path, io_layouts=("torch",))
+    source = harness.forward_source(outs["torch"])
+    assert "tf_operators_getitem = conv2d[:, :4]" in source, source
+    assert "tf_operators_getitem_1 = conv2d[:, 4::2]" in source, source
+
+
+@pytest.mark.parametrize(
+    "builder,message",
+    [
+        (
+            reverse_slice,
+            (
+                "layer 'tf.__operators__.getitem' (SlicingOpLambda): slice step -1 is not "
+                "translated: PyTorch has no negative or zero steps"
+            ),
+        ),
+        (
+            matmul_transposed,
+            (
+                "layer 'tf.linalg.matmul' (TFOpLambda): tf.linalg.matmul has no argument "
+                "'transpose_b'"
+            ),
+        ),
+    ],
+)
+def test_untranslated_arguments_are_refused(cli, cache, builder, message, tmp_path):
+    saved = cache.get(Case(builder.__name__, builder, flavours=TFK_FLAVOURS), "tfk.h5")
+    expect_error(cli, saved, tmp_path / "out", f"keras2torch: error: {saved.model}: {message}")
 
 
 @pytest.mark.parametrize("flavour", TFK_FLAVOURS)
