@@ -15,12 +15,19 @@
 // A function it does not know, or arguments it does not accept, are refused
 // with its reason: the layer is never guessed.
 //
+// The translation reads tensors in Keras's axis order. Two kinds of call are
+// renumbered for a tensor kept channels first instead of permuting it back:
+// slicings that keep every axis, and functions along `axis` that keep the
+// other axes in place (tf.concat, tf.split, softmax, l2_normalize, reductions
+// with keepdims).
+//
 //===----------------------------------------------------------------------===//
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "layers/lambda.h"
 #include "layers/pyexpr/decompile.h"
@@ -237,6 +244,55 @@ std::optional<std::vector<Json>> AxisSlices(const CallContext& call) {
   return out;
 }
 
+// Functions that work along the axes their `axis` names and keep every axis
+// where it was (reductions only with keepdims): with those axes renumbered,
+// they run on tensors in any layout, e.g. tf.concat(axis=-1) of channels-first
+// images as torch.cat(dim=1).
+// The recorded `axis`; softmax's default, the last axis, where none is.
+Json AxisArgument(const std::string& function, const Json& kwargs) {
+  const bool softmax = function.find("softmax") != std::string::npos;
+  return kwargs.contains("axis") || !softmax ? kwargs.value("axis", Json()) : Json(-1);
+}
+
+bool KeepsAxes(const CallContext& call) {
+  static const std::set<std::string> functions = {
+      "concat",          "split",           "nn.softmax",         "math.softmax",
+      "nn.log_softmax",  "math.log_softmax", "math.l2_normalize", "nn.l2_normalize",
+      "math.reduce_mean", "math.reduce_sum", "math.reduce_max",   "math.reduce_min",
+      "math.reduce_prod"};
+  if (call.layer.class_name != "TFOpLambda") return false;
+  const Json& function = call.layer.config().value("function", Json());
+  if (!function.is_string() || !functions.count(function.get<std::string>())) return false;
+  auto recorded = Recorded(call.node);
+  if (!recorded.ok()) return false;
+  const Json axis = AxisArgument(function.get<std::string>(), recorded->kwargs);
+  bool ok = axis.is_number_integer() || (axis.is_array() && !axis.empty());
+  for (const Json& a : axis.is_array() ? axis : Json::array()) ok = ok && a.is_number_integer();
+  if (StartsWith(function.get<std::string>(), "math.reduce_")) {
+    ok = ok && recorded->kwargs.value("keepdims", Json()) == true;
+  }
+  if (recorded->kwargs.contains("num")) return false;
+  for (std::size_t i = 0; i < call.input_count(); ++i) {
+    ok = ok && call.input(i).shape.size() == call.input().shape.size();
+  }
+  return ok;
+}
+
+// `axis` (an int or a list of them) with each Keras axis replaced by its
+// position in a tensor of layout `axes` (PyTorch axis t holds Keras axis axes[t]).
+Json TorchAxes(const Json& axis, const std::vector<int>& axes) {
+  auto one = [&](std::int64_t a) -> Json {
+    const auto rank = static_cast<std::int64_t>(axes.size());
+    if (a < 0) a += rank;
+    const auto it = std::find(axes.begin(), axes.end(), static_cast<int>(a));
+    return it == axes.end() ? Json(a) : Json(it - axes.begin());
+  };
+  if (axis.is_number_integer()) return one(axis.get<std::int64_t>());
+  Json out = Json::array();
+  for (const Json& a : axis) out.push_back(one(a.get<std::int64_t>()));
+  return out;
+}
+
 // `tf.<function>(first, key=value, ...)`, keywords in the order recorded.
 Expected<ExprPtr> FunctionExpr(const std::string& function, const RecordedCall& call) {
   std::string path = function;
@@ -277,6 +333,12 @@ class TfFunctionConverter : public Converter {
     if (!current.empty() && !current[0].features && AxisSlices(call)) {
       return PassThroughPlan(call, current);
     }
+    if (!current.empty() && !current[0].features && KeepsAxes(call)) {
+      LayoutPlan plan;
+      plan.inputs.assign(call.input_count(), current[0]);
+      plan.outputs.assign(call.node.outputs.size(), current[0]);
+      return plan;
+    }
     if (!translation.elementwise || current.empty()) {
       return KerasOrderPlan(call, call.node.outputs.size());
     }
@@ -307,7 +369,8 @@ class TfFunctionConverter : public Converter {
     if (!call.input().layout.perm.empty()) {
       if (auto slices = AxisSlices(call)) return PermutedSlice(call, *slices, emit.inputs[0]);
     }
-    K2T_ASSIGN_OR_RETURN(auto translation, Translate(call, emit.inputs));
+    const bool torch_order = !call.input().layout.perm.empty() && KeepsAxes(call);
+    K2T_ASSIGN_OR_RETURN(auto translation, Translate(call, emit.inputs, torch_order));
     std::vector<std::string> codes;
     for (const auto& output : translation.outputs) codes.push_back(output.code);
     return Join(codes, ", ");
@@ -350,10 +413,17 @@ class TfFunctionConverter : public Converter {
     return translation.outputs.at(0).code;
   }
 
-  static Expected<pyexpr::Function> Synthesize(const CallContext& call) {
+  // With `torch_order`, the call's axes as numbered in its input's layout.
+  static Expected<pyexpr::Function> Synthesize(const CallContext& call, bool torch_order = false) {
     K2T_ASSIGN_OR_RETURN(RecordedCall recorded, Recorded(call.node));
-    const Json& function = call.layer.config().value("function", Json());
+    const Json function = call.layer.config().value("function", Json());
     if (!function.is_string()) return MakeError("the config names no function");
+    if (torch_order) {
+      const ir::Value& input = call.input();
+      const Json axis = AxisArgument(function.get<std::string>(), recorded.kwargs);
+      recorded.kwargs["axis"] =
+          TorchAxes(axis, input.layout.Axes(static_cast<int>(input.shape.size())));
+    }
     pyexpr::Function out;
     out.name = "<" + call.layer.class_name + ">";
     out.params = {"inputs"};
@@ -368,8 +438,9 @@ class TfFunctionConverter : public Converter {
 
   // The call translated over its input tensors, held by `codes`.
   static Expected<pyexpr::Translation> Translate(const CallContext& call,
-                                                 const std::vector<std::string>& codes) {
-    K2T_ASSIGN_OR_RETURN(pyexpr::Function function, Synthesize(call));
+                                                 const std::vector<std::string>& codes,
+                                                 bool torch_order = false) {
+    K2T_ASSIGN_OR_RETURN(pyexpr::Function function, Synthesize(call, torch_order));
     pyexpr::LambdaCall lambda;
     lambda.function = &function;
     for (std::size_t i = 0; i < call.input_count(); ++i) {
@@ -378,7 +449,7 @@ class TfFunctionConverter : public Converter {
         return MakeError("the shape of its input '{}' is not known",
                          PrintableText(input.name, 60));
       }
-      lambda.inputs.push_back({codes.at(i), input.shape});
+      lambda.inputs.push_back({codes.at(i), torch_order ? TorchShape(input) : input.shape});
     }
     lambda.list_input = true;
     lambda.flavor = TranslationFlavor(call.keras);
@@ -391,7 +462,7 @@ class TfFunctionConverter : public Converter {
                        translation.outputs.size(), outputs);
     }
     translation.outputs.resize(outputs);
-    for (std::size_t k = 0; k < outputs; ++k) {
+    for (std::size_t k = 0; k < outputs && !torch_order; ++k) {
       K2T_RETURN_IF_ERROR(AgreeShapes(translation.outputs[k].shape,
                                       call.output(k).recorded_shape,
                                       "the shape recorded in the file"));
