@@ -347,6 +347,72 @@ Expected<Json> TfOperand(const Json& value, std::vector<RawRef>& refs) {
   return MakeError("argument {} is neither a tensor nor a number", Abbreviate(value));
 }
 
+// tf_keras nests a TFOpLambda's first argument as the call did: one entry, or
+// a list of them (tf.concat([a, b])), each entry a tensor reference or
+// ["_CONSTANT_VALUE", -1, value]. Tensors become {"__input__": k}; every
+// entry repeats the keyword arguments, and tf_keras calls with the last's.
+Status TfFirstArgument(const Json& value, std::vector<RawRef>& refs, Json& marked, Json& kwargs,
+                       int depth) {
+  if (depth > 16) return MakeError("the first argument is nested too deeply");
+  if (!value.is_array()) return MakeError("malformed argument {}", Abbreviate(value));
+  const bool entry = value.size() >= 3 && value.size() <= 4 && value[0].is_string();
+  if (!entry) {
+    marked = Json::array();
+    for (const Json& item : value) {
+      Json one;
+      K2T_RETURN_IF_ERROR(TfFirstArgument(item, refs, one, kwargs, depth + 1));
+      marked.push_back(std::move(one));
+    }
+    return Status::Ok();
+  }
+  if (value.size() == 4 && value[3].is_object()) kwargs = value[3];
+  if (value[0] == "_CONSTANT_VALUE") {
+    marked = value[2];
+    return Status::Ok();
+  }
+  K2T_ASSIGN_OR_RETURN(RawRef r, ListRef(value));
+  refs.push_back(r);
+  marked = Json{{"__input__", static_cast<int>(refs.size()) - 1}};
+  return Status::Ok();
+}
+
+// Keyword arguments with each tensor reference replaced by {"__input__": k}.
+Json MarkTfKeywords(const Json& value, std::vector<RawRef>& refs, int depth) {
+  if (IsListTensorRef(value)) {
+    auto r = ListRef(value);
+    if (!r.ok()) return value;
+    refs.push_back(*r);
+    return Json{{"__input__", static_cast<int>(refs.size()) - 1}};
+  }
+  if (!value.is_array() || depth > 16) return value;
+  Json out = Json::array();
+  for (const Json& item : value) out.push_back(MarkTfKeywords(item, refs, depth + 1));
+  return out;
+}
+
+// Any other TensorFlow function, and tensor slicing (SlicingOpLambda, function
+// "__operators__.getitem" with kwargs {"slice_spec": ...}), keep their class:
+// the call's first argument becomes args[0] and its keywords kwargs, tensors
+// marked, for layers/tfop.cc to translate or refuse by the function's name.
+Status TfFunctionCall(const Json& node, LayerSpec& layer, std::vector<RawRef>& refs,
+                      CallSpec& call) {
+  const std::string shown = "tf." + PrintableText(StringAt(layer.config, "function"));
+  Json first;
+  Json kwargs = Json::object();
+  K2T_RETURN_IF_ERROR(TfFirstArgument(node, refs, first, kwargs, 0));
+  call.kwargs = Json::object();
+  for (const auto& [key, value] : kwargs.items()) call.kwargs[key] = MarkTfKeywords(value, refs, 0);
+  if (refs.empty()) return MakeError("{} is called on no tensor", shown);
+  call.args = Json::array({first});
+  call.list_input = false;
+  Json new_config = Json::object({{"name", layer.name}, {"function", layer.config["function"]}});
+  for (const char* key : {"dtype", "trainable"}) {
+    if (layer.config.contains(key)) new_config[key] = layer.config[key];
+  }
+  layer.config = std::move(new_config);
+  return Status::Ok();
+}
+
 // Rewrites one TFOpLambda node into the equivalent operation or layer call.
 Status TfOpLambdaCall(const Json& node, LayerSpec& layer, std::vector<RawRef>& refs,
                       CallSpec& call) {
@@ -354,10 +420,12 @@ Status TfOpLambdaCall(const Json& node, LayerSpec& layer, std::vector<RawRef>& r
   const std::string shown = "tf." + PrintableText(function);
   const bool reshape = function == "reshape";
   const bool transpose = function == "compat.v1.transpose" || function == "transpose";
-  if (!TfFunctions().count(function) && !reshape && !transpose) {
-    return MakeError("TensorFlow function {} is not translated", shown);
+  const bool single = node.is_array() && node.size() >= 3 && node[0].is_string();
+  if (layer.class_name == "SlicingOpLambda" ||
+      (!reshape && !transpose && !(TfFunctions().count(function) && single))) {
+    return TfFunctionCall(node, layer, refs, call);
   }
-  if (!node.is_array() || node.size() < 3 || !node[0].is_string()) {
+  if (!single) {
     return MakeError("{} is called on a list of arguments, which is not translated", shown);
   }
   const Json kwargs = node.size() >= 4 && node[3].is_object() ? node[3] : Json::object();
@@ -670,7 +738,8 @@ Status Normalizer::Calls(const Json& inbound_nodes, LayerSpec& layer,
           for (const RawRef& r : found) kwarg_refs.emplace_back(key, r);
         }
       }
-    } else if (layer.class_name == "TFOpLambda" && layer.calls.empty()) {
+    } else if ((layer.class_name == "TFOpLambda" || layer.class_name == "SlicingOpLambda") &&
+               layer.calls.empty()) {
       K2T_RETURN_IF_ERROR(TfOpLambdaCall(node, layer, refs, call));
     } else if (node.is_array()) {
       // Keras 1/2: a list of [layer, node, tensor, kwargs] entries, or one bare entry.

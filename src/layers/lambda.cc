@@ -250,7 +250,9 @@ LambdaFunction ReadLambdaFunction(const Json& config) {
   return out;
 }
 
-pyexpr::KerasFlavor Flavor(const config::KerasInfo& keras) {
+}  // namespace
+
+pyexpr::KerasFlavor TranslationFlavor(const config::KerasInfo& keras) {
   pyexpr::KerasFlavor flavor;
   flavor.major = keras.major;
   // TensorFlow 2's image resizing (half-pixel centers) came with tf.keras
@@ -269,6 +271,24 @@ pyexpr::KerasFlavor Flavor(const config::KerasInfo& keras) {
                       (keras.major == 2 && (minor >= 4 || (tf_suffix && minor >= 3)));
   return flavor;
 }
+
+Status AgreeShapes(Shape& shape, const Shape& keras, const char* what) {
+  if (keras.empty()) return Status::Ok();
+  if (keras.size() != shape.size()) {
+    return MakeError("the translated function gives shape {} but {} is {}", FormatShape(shape),
+                     what, FormatShape(keras));
+  }
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] >= 0 && keras[i] >= 0 && shape[i] != keras[i]) {
+      return MakeError("the translated function gives shape {} but {} is {}",
+                       FormatShape(shape), what, FormatShape(keras));
+    }
+    if (shape[i] < 0) shape[i] = keras[i];
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 class LambdaConverter : public Converter {
  public:
@@ -353,42 +373,24 @@ class LambdaConverter : public Converter {
     lambda.arguments = fn_.arguments;
     lambda.defaults = fn_.defaults;
     lambda.closure = fn_.closure;
-    lambda.flavor = Flavor(call.keras);
+    lambda.flavor = TranslationFlavor(call.keras);
     K2T_ASSIGN_OR_RETURN(pyexpr::Translation translation, pyexpr::TranslateLambda(lambda));
     if (translation.outputs.size() != node.outputs.size()) {
       return MakeError("the function returns {} tensor(s) where the layer has {} output(s)",
                        translation.outputs.size(), node.outputs.size());
     }
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-      K2T_RETURN_IF_ERROR(Agree(translation.outputs[k].shape,
-                                call.graph.value(node.outputs[k]).recorded_shape,
-                                "the shape recorded in the file"));
+      K2T_RETURN_IF_ERROR(AgreeShapes(translation.outputs[k].shape,
+                                      call.graph.value(node.outputs[k]).recorded_shape,
+                                      "the shape recorded in the file"));
       if (fn_.declared.size() == node.outputs.size()) {
         Shape declared = {-1};
         declared.insert(declared.end(), fn_.declared[k].begin(), fn_.declared[k].end());
-        K2T_RETURN_IF_ERROR(Agree(translation.outputs[k].shape, declared,
-                                  "the layer's output_shape"));
+        K2T_RETURN_IF_ERROR(AgreeShapes(translation.outputs[k].shape, declared,
+                                        "the layer's output_shape"));
       }
     }
     return translation;
-  }
-
-  // The translated shape must match what Keras says; unknown sizes are
-  // filled from it.
-  static Status Agree(Shape& shape, const Shape& keras, const char* what) {
-    if (keras.empty()) return Status::Ok();
-    if (keras.size() != shape.size()) {
-      return MakeError("the translated function gives shape {} but {} is {}", FormatShape(shape),
-                       what, FormatShape(keras));
-    }
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-      if (shape[i] >= 0 && keras[i] >= 0 && shape[i] != keras[i]) {
-        return MakeError("the translated function gives shape {} but {} is {}",
-                         FormatShape(shape), what, FormatShape(keras));
-      }
-      if (shape[i] < 0) shape[i] = keras[i];
-    }
-    return Status::Ok();
   }
 
   // Every call must translate for the layer to be translated; this call's result.

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "layers/converter.h"
+#include "layers/pyexpr/translate.h"
 #include "support/error.h"
 #include "support/json.h"
 
@@ -21,5 +22,12 @@ std::shared_ptr<const Converter> MakeLambdaConverter(const Json& config);
 // reads it: base64 when the text is ASCII and decodes as Python decodes it,
 // otherwise the text's raw_unicode_escape encoding (Keras 1's form).
 Expected<std::string> LambdaCodeBytes(const Json& code);
+
+// Which Keras ran a translated function, where a function's meaning changed.
+pyexpr::KerasFlavor TranslationFlavor(const config::KerasInfo& keras);
+
+// Checks a translated output shape against one Keras recorded (`what` names
+// it); sizes the translation left unknown are taken from Keras's.
+Status AgreeShapes(Shape& shape, const Shape& keras, const char* what);
 
 }  // namespace k2t::layers

@@ -24,6 +24,7 @@ const Registry& Registry::Get() {
     RegisterNormLayers(r);
     RegisterMiscLayers(r);
     RegisterOps(r);
+    RegisterTfFunctions(r);
     RegisterMaskingLayers(r);
     RegisterRecurrentLayers(r);
     RegisterWrapperLayers(r);

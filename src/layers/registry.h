@@ -47,6 +47,7 @@ void RegisterPreprocessingLayers(Registry& registry);  // Rescaling, Normalizati
 void RegisterNormLayers(Registry& registry);  // Layer/Group/Unit/RMS normalization
 void RegisterMiscLayers(Registry& registry);
 void RegisterOps(Registry& registry);
+void RegisterTfFunctions(Registry& registry);  // TFOpLambda, SlicingOpLambda of tf_keras
 void RegisterMaskingLayers(Registry& registry);
 void RegisterRecurrentLayers(Registry& registry);  // LSTM, GRU, SimpleRNN, Bidirectional  // Masking, internal mask computation  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
 void RegisterWrapperLayers(Registry& registry);   // TimeDistributed

@@ -2002,4 +2002,8 @@ Expected<Translation> TranslateLambda(const LambdaCall& call) {
   return out;
 }
 
+bool IsTranslatedFunction(const std::string& path) {
+  return Functions().count(Canonical(path)) > 0;
+}
+
 }  // namespace k2t::pyexpr

@@ -70,4 +70,8 @@ struct Translation {
 
 Expected<Translation> TranslateLambda(const LambdaCall& call);
 
+// Whether calls of the function with this dotted name ("tf.math.reduce_mean")
+// are translated (for some of their arguments).
+bool IsTranslatedFunction(const std::string& path);
+
 }  // namespace k2t::pyexpr
