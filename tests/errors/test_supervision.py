@@ -22,10 +22,14 @@ import warnings
 from pathlib import Path
 
 import pytest
-
-from test_bad_input import CONTRACT_STATUS, cli  # noqa: F401  (the fixture)
+from test_bad_input import CONTRACT_STATUS, find_cli
 
 INTERRUPTED_STATUS = 130
+
+
+@pytest.fixture(scope="module")
+def cli() -> Path:
+    return find_cli()
 
 
 def child_of(process: subprocess.Popen, timeout: float = 20.0) -> int:
@@ -61,7 +65,7 @@ def start_stuck_conversion(cli, tmp_path: Path) -> tuple[subprocess.Popen, Path,
 
 
 @pytest.mark.parametrize("fault", [signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT])
-def test_a_fault_in_the_converting_process_is_one_error_line(cli, tmp_path, fault):  # noqa: F811
+def test_a_fault_in_the_converting_process_is_one_error_line(cli, tmp_path, fault):
     process, fifo, parent, child = start_stuck_conversion(cli, tmp_path)
     os.kill(child, fault)
     stdout, stderr = process.communicate(timeout=60)
@@ -75,10 +79,10 @@ def test_a_fault_in_the_converting_process_is_one_error_line(cli, tmp_path, faul
     assert list(parent.iterdir()) == []
 
 
-def test_a_converting_process_killed_for_memory_is_reported(cli, tmp_path):  # noqa: F811
+def test_a_converting_process_killed_for_memory_is_reported(cli, tmp_path):
     process, fifo, parent, child = start_stuck_conversion(cli, tmp_path)
     os.kill(child, signal.SIGKILL)  # what the kernel's OOM killer sends
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == CONTRACT_STATUS
     assert stderr == (
         f"keras2torch: error: {fifo}: the conversion process was killed (SIGKILL), most likely "
@@ -88,16 +92,16 @@ def test_a_converting_process_killed_for_memory_is_reported(cli, tmp_path):  # n
     assert list(parent.iterdir()) == []
 
 
-def test_sigterm_stops_the_conversion_and_leaves_nothing(cli, tmp_path):  # noqa: F811
+def test_sigterm_stops_the_conversion_and_leaves_nothing(cli, tmp_path):
     process, fifo, parent, _ = start_stuck_conversion(cli, tmp_path)
     process.send_signal(signal.SIGTERM)  # to the tool only; it passes the signal on
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == INTERRUPTED_STATUS
     assert stderr == f"keras2torch: error: {fifo}: interrupted (SIGTERM); nothing was written\n"
     assert list(parent.iterdir()) == []
 
 
-def test_the_timeout_removes_the_childs_staging_directory(cli, tmp_path):  # noqa: F811
+def test_the_timeout_removes_the_childs_staging_directory(cli, tmp_path):
     fifo = tmp_path / "model.h5"
     os.mkfifo(fifo)
     parent = tmp_path / "outputs"
@@ -133,7 +137,7 @@ def large_model(tmp_path_factory) -> Path:
     return path
 
 
-def test_the_memory_cap_stops_a_conversion_that_needs_more(cli, large_model, tmp_path):  # noqa: F811
+def test_the_memory_cap_stops_a_conversion_that_needs_more(cli, large_model, tmp_path):
     out = tmp_path / "converted"
     result = subprocess.run(
         [str(cli), "convert", str(large_model), "-o", str(out), "--max-memory-mib", "32"],
@@ -151,7 +155,7 @@ def test_the_memory_cap_stops_a_conversion_that_needs_more(cli, large_model, tmp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_default_memory_cap_lets_the_same_model_through(cli, large_model, tmp_path):  # noqa: F811
+def test_the_default_memory_cap_lets_the_same_model_through(cli, large_model, tmp_path):
     out = tmp_path / "converted"
     result = subprocess.run(
         [str(cli), "convert", str(large_model), "-o", str(out)],
