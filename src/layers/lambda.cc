@@ -272,6 +272,19 @@ pyexpr::KerasFlavor TranslationFlavor(const config::KerasInfo& keras) {
   return flavor;
 }
 
+LayoutPlan ElementwisePlan(const CallContext& call, const std::vector<ir::Layout>& current) {
+  ir::Layout target = current[0];
+  for (std::size_t i = 1; i < current.size(); ++i) {
+    if (call.input(i).shape.size() != call.input(0).shape.size() || target.features) {
+      target = ir::Layout();
+    }
+  }
+  LayoutPlan plan;
+  plan.inputs.assign(call.input_count(), target);
+  plan.outputs.assign(call.node.outputs.size(), target);
+  return plan;
+}
+
 Status AgreeShapes(Shape& shape, const Shape& keras, const char* what) {
   if (keras.empty()) return Status::Ok();
   if (keras.size() != shape.size()) {
@@ -314,17 +327,7 @@ class LambdaConverter : public Converter {
     if (!translation.ok() || !translation->elementwise || current.empty()) {
       return KerasOrderPlan(call, call.node.outputs.size());
     }
-    // Element-wise code runs in any axis order; several inputs share the first's.
-    ir::Layout target = current[0];
-    for (std::size_t i = 1; i < current.size(); ++i) {
-      if (call.input(i).shape.size() != call.input(0).shape.size() || target.features) {
-        target = ir::Layout();
-      }
-    }
-    LayoutPlan plan;
-    plan.inputs.assign(call.input_count(), target);
-    plan.outputs.assign(call.node.outputs.size(), target);
-    return plan;
+    return ElementwisePlan(call, current);
   }
 
   Expected<Lowering> Lower(const CallContext& call) const override {

@@ -30,4 +30,8 @@ pyexpr::KerasFlavor TranslationFlavor(const config::KerasInfo& keras);
 // it); sizes the translation left unknown are taken from Keras's.
 Status AgreeShapes(Shape& shape, const Shape& keras, const char* what);
 
+// The plan of translated code that is element-wise: it runs in whatever axis
+// order its first input has, which the other inputs share when they have its rank.
+LayoutPlan ElementwisePlan(const CallContext& call, const std::vector<ir::Layout>& current);
+
 }  // namespace k2t::layers

@@ -343,16 +343,7 @@ class TfFunctionConverter : public Converter {
       return KerasOrderPlan(call, call.node.outputs.size());
     }
     // Element-wise code (tf.clip_by_value, tf.cast) runs in any axis order.
-    ir::Layout target = current[0];
-    for (std::size_t i = 1; i < current.size(); ++i) {
-      if (call.input(i).shape.size() != call.input(0).shape.size() || target.features) {
-        target = ir::Layout();
-      }
-    }
-    LayoutPlan plan;
-    plan.inputs.assign(call.input_count(), target);
-    plan.outputs.assign(call.node.outputs.size(), target);
-    return plan;
+    return ElementwisePlan(call, current);
   }
 
   Expected<Lowering> Lower(const CallContext& call) const override {
