@@ -4,8 +4,9 @@ Keras writes a JSON index (weight_map: variables group -> shard files) and HDF5 
 x_00000.weights.h5, ... beside it. Each model here is saved with a shard size small
 enough to give several shards, and for the MLP one that puts a layer's kernel and its
 bias in different shards (Keras splits a group between two variables, never inside one
-tensor). The index is given with --weights to the architecture JSON and to the .keras
-archive, and the converted model must match the Keras model whose weights were saved.
+tensor). The index is given with --weights to the architecture JSON, to the .keras
+archive and to the unzipped .keras directory, and the converted model must match
+Keras reading the same shards.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ MODELS = {
 }
 
 
-def save_sharded(name: str, directory: Path) -> tuple[Path, Path, Path, list, list]:
+def save_sharded(name: str, directory: Path) -> tuple[dict[str, Path], Path, list, list]:
     keras = harness.keras_module(3)
     build, shard_bytes, input_shape = MODELS[name]
     model = build(keras)
@@ -90,10 +91,14 @@ def save_sharded(name: str, directory: Path) -> tuple[Path, Path, Path, list, li
     directory.mkdir()
     architecture = directory / f"{name}.json"
     architecture.write_text(model.to_json())
-    # The archive keeps other weights than the shards, so that converting it with
-    # --weights shows that the index, not the archive's own weights, was read.
+    # The archive and the unzipped .keras directory keep other weights than the
+    # shards, so that converting them with --weights shows that the index was read.
+    # (Keras itself writes sharded weights only with save_weights, never inside
+    # a .keras archive or directory.)
     archive = directory / f"{name}.keras"
     model.save(archive)
+    unzipped = directory / f"{name}_dir"
+    keras.saving.save_model(model, unzipped, zipped=False)
     harness.randomize_weights(model, rng)
     model.set_weights([w * rng.uniform(0.5, 1.5, w.shape) for w in model.get_weights()])
     index = directory / f"{name}.weights.json"
@@ -105,7 +110,8 @@ def save_sharded(name: str, directory: Path) -> tuple[Path, Path, Path, list, li
     x = rng.standard_normal(input_shape).astype(np.float32)
     outputs = harness.keras_outputs(reloaded, [x])
     np.testing.assert_allclose(outputs[0], harness.keras_outputs(model, [x])[0], rtol=1e-6)
-    return architecture, archive, index, [x], outputs
+    containers = {"json": architecture, "keras": archive, "directory": unzipped}
+    return containers, index, [x], outputs
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +120,11 @@ def saved_models(tmp_path_factory):
     return {name: save_sharded(name, root / name) for name in MODELS}
 
 
-@pytest.mark.parametrize("container", ["json", "keras"])
+@pytest.mark.parametrize("container", ["json", "keras", "directory"])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_sharded_weights_match_keras(cli, saved_models, tmp_path, name, container):
-    architecture, archive, index, inputs, outputs = saved_models[name]
-    model = architecture if container == "json" else archive
-    saved = Saved(f"{name}.{container}", model, index, inputs, outputs)
+    containers, index, inputs, outputs = saved_models[name]
+    saved = Saved(f"{name} ({container})", containers[container], index, inputs, outputs)
     for io_layout in ("torch", "keras"):
         out = tmp_path / f"out-{io_layout}"
         report = harness.convert(cli, saved, out, io_layout)
@@ -130,7 +135,7 @@ def test_sharded_weights_match_keras(cli, saved_models, tmp_path, name, containe
 def test_the_models_really_are_sharded(saved_models):
     """Guards the sizes above: several shards each, and one group split over two."""
     split = []
-    for name, (_, _, index, _, _) in saved_models.items():
+    for name, (_, index, _, _) in saved_models.items():
         weight_map = json.loads(index.read_text())["weight_map"]
         shards = {s for v in weight_map.values() for s in ([v] if isinstance(v, str) else v)}
         assert len(shards) >= 3, (name, sorted(shards))
@@ -140,7 +145,7 @@ def test_the_models_really_are_sharded(saved_models):
 
 
 def test_sharded_index_as_the_model_is_refused(cli, saved_models, tmp_path):
-    index = saved_models["mlp"][2]
+    index = saved_models["mlp"][1]
     result = harness.run_cli(cli, index, tmp_path / "out")
     assert result.returncode == 2, result.stderr
     assert result.stderr == (
