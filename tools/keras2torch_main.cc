@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
   convert->add_option("model", model, "Keras model file (.h5, .keras, or architecture .json)")
       ->required();
   convert->add_option("-o,--output", out, "output directory (default: <model>_torch)");
-  convert->add_option("--weights", options.weights_path, "weights file for a JSON architecture");
+  convert->add_option("--weights", options.weights_path,
+                      "weights file (.h5, .weights.h5, or the .weights.json index of shards)");
   convert->add_option("--custom", options.custom_path, "JSON mapping for custom layer classes");
   convert->add_option("--io-layout", io_layout,
                       "axis order at the model's inputs and outputs: torch (NCHW) or keras (NHWC)")
@@ -141,7 +142,8 @@ int main(int argc, char** argv) {
 
   auto* inspect = app.add_subcommand("inspect", "print a summary of the model's layers");
   inspect->add_option("model", model, "Keras model file")->required();
-  inspect->add_option("--weights", options.weights_path, "weights file for a JSON architecture");
+  inspect->add_option("--weights", options.weights_path,
+                      "weights file (.h5, .weights.h5, or the .weights.json index of shards)");
   inspect->add_option("--custom", options.custom_path, "JSON mapping for custom layer classes");
   AddLimitOptions(inspect, options.limits);
 

@@ -9,6 +9,7 @@
 
 #include "readers/hdf5.h"
 #include "readers/mapped_file.h"
+#include "readers/sharded_weights.h"
 #include "readers/tfjs.h"
 #include "support/strings.h"
 
@@ -110,13 +111,34 @@ Status CheckModelObject(const Json& model) {
                      "file of its own");
   }
   if (model.is_object() && model.contains("weight_map")) {
-    return MakeError("the JSON is the index of sharded Keras weights, which keras2torch does not "
-                     "read");
+    return MakeError("the JSON is the index of sharded Keras weights; convert the model's "
+                     "architecture (JSON or .keras) and pass this file with --weights");
   }
   if (!model.is_object() || !model.contains("class_name") || !model.contains("config")) {
     return MakeError("the JSON is not a Keras model (no class_name and config at the top)");
   }
   return Status::Ok();
+}
+
+// The file given with --weights: HDF5 weights, or the JSON index of a
+// sharded Keras 3 save (told apart by the bytes, like model files).
+Expected<std::unique_ptr<WeightSource>> OpenWeightsFile(const std::string& path,
+                                                        const ReadOptions& options) {
+  auto sniffed = SniffMagic(path);
+  auto weights = [&]() -> Expected<std::unique_ptr<WeightSource>> {
+    if (!sniffed.ok() || sniffed->magic != Magic::kJson) {
+      return WeightSource::OpenFile(path, options.limits);
+    }
+    K2T_ASSIGN_OR_RETURN(std::string text, ReadText(path, options.json));
+    K2T_ASSIGN_OR_RETURN(Json index, ParseJson(text, options.json));
+    if (!index.is_object() || !index.contains("weight_map")) {
+      return MakeError("the weights file is JSON but not the index of sharded Keras weights "
+                       "(no weight_map at the top)");
+    }
+    return OpenShardedWeights(path, index, options.limits);
+  }();
+  if (!weights.ok()) return std::move(weights.error().InFile(path));
+  return weights;
 }
 
 Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& options) {
@@ -148,9 +170,7 @@ Expected<ModelFile> ReadLegacyH5(const std::string& path, const ReadOptions& opt
 
   const std::string weights_path = options.weights_path.empty() ? path : options.weights_path;
   if (!options.weights_path.empty() || root.HasGroup("model_weights")) {
-    auto weights = WeightSource::OpenFile(weights_path, options.limits);
-    if (!weights.ok()) return std::move(weights.error().InFile(weights_path));
-    model.weights = std::move(*weights);
+    K2T_ASSIGN_OR_RETURN(model.weights, OpenWeightsFile(weights_path, options));
   }
   if (model.keras_version.empty() && model.weights) {
     model.keras_version = model.weights->keras_version();
@@ -202,9 +222,7 @@ Expected<ModelFile> ReadKerasZip(const std::string& path, const ReadOptions& opt
   }
 
   if (!options.weights_path.empty()) {
-    auto weights = WeightSource::OpenFile(options.weights_path, options.limits);
-    if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
-    model.weights = std::move(*weights);
+    K2T_ASSIGN_OR_RETURN(model.weights, OpenWeightsFile(options.weights_path, options));
     return model;
   }
   if (archive.Has("model.weights.npz")) {
@@ -235,9 +253,7 @@ Expected<ModelFile> ReadJsonConfig(const std::string& path, const ReadOptions& o
     model.backend = model.model["backend"].get<std::string>();
   }
   if (!options.weights_path.empty()) {
-    auto weights = WeightSource::OpenFile(options.weights_path, options.limits);
-    if (!weights.ok()) return std::move(weights.error().InFile(options.weights_path));
-    model.weights = std::move(*weights);
+    K2T_ASSIGN_OR_RETURN(model.weights, OpenWeightsFile(options.weights_path, options));
     if (model.keras_version.empty()) model.keras_version = model.weights->keras_version();
     if (model.backend.empty()) model.backend = model.weights->backend();
   }

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,7 @@ struct DerivedWeight;
 struct WeightRef {
   std::string name;          // as the file names it ("dense/kernel:0", or "0" in v3)
   std::string dataset_path;  // absolute HDF5 path of the dataset
+  std::size_t part = 0;      // which of the source's files holds it (a sharded save's shard)
   Shape shape;
   DType dtype = DType::kF32;
   // Set when the tensor is computed from others (an old layout read as a

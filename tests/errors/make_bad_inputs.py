@@ -104,6 +104,10 @@ def _save_real_models(work: Path) -> dict[str, Path]:
         k3.save(saved["k3_keras"])
         saved["k3_weights"] = work / "k3_tiny.weights.h5"
         k3.save_weights(saved["k3_weights"])
+        # Sharded: dense's kernel (48 bytes) fills the first 50-byte shard, its
+        # bias and dense_1 go to the second.
+        saved["k3_sharded"] = work / "k3_tiny.weights.json"
+        k3.save_weights(saved["k3_sharded"], max_shard_size=50 / 1024**3)
 
         # Keras 3 Sequential saved before it was built.
         k3_unbuilt = keras.Sequential([keras.layers.Dense(2, name="dense")], name="k3_unbuilt")
@@ -299,6 +303,7 @@ def generate(out: Path) -> dict[str, BadInput]:
     _shape_bomb(out, saved, cases, "weights_too_many_elements", 100000)
 
     cases.update(_hostile_cases(out, saved, members))
+    cases.update(_sharded_cases(out, saved))
     # Not an error: converted with a warning (test_bad_input.py checks it apart).
     cases["nan_weights_converted"] = BadInput(nan_weights_model(out, saved))
     cases["unsupported_layers"] = BadInput(saved["tfk_unsupported"])
@@ -388,6 +393,57 @@ def _tfjs_cases(out: Path, saved: dict[str, Path]) -> dict[str, BadInput]:
         name: BadInput(_tfjs_model(out / name, saved, edit, length))
         for name, (edit, length) in edits.items()
     }
+
+
+def _sharded_cases(out: Path, saved: dict[str, Path]) -> dict[str, BadInput]:
+    """The index of a real sharded save, copied with its shards and then edited."""
+    index = saved["k3_sharded"]
+    shards = sorted(index.parent.glob("k3_tiny_*.weights.h5"))
+    assert len(shards) == 2, shards
+    cases: dict[str, BadInput] = {}
+
+    def sharded(name: str, edit=None, keep=(0, 1)) -> Path:
+        directory = out / name
+        directory.mkdir()
+        for i in keep:
+            shutil.copy(shards[i], directory / shards[i].name)
+        config = json.loads(index.read_text())
+        if edit is not None:
+            edit(config["weight_map"])
+        target = directory / index.name
+        target.write_text(json.dumps(config))
+        return target
+
+    cases["sharded_index_as_model"] = BadInput(sharded("sharded_index_as_model"))
+
+    def escape(weight_map):
+        weight_map["/layers/dense/vars"] = ["../_saved/" + shards[0].name, shards[1].name]
+
+    cases["sharded_shard_outside"] = BadInput(
+        saved["k3_keras"], weights=sharded("sharded_shard_outside", escape)
+    )
+    cases["sharded_shard_missing"] = BadInput(
+        saved["k3_keras"],
+        weights=sharded("sharded_shard_missing", keep=(0,)),
+        facts={"shard": shards[1].name},
+    )
+
+    def wrong_shard(weight_map):
+        weight_map["/layers/dense_1/vars"] = shards[0].name
+
+    cases["sharded_wrong_shard"] = BadInput(
+        saved["k3_keras"],
+        weights=sharded("sharded_wrong_shard", wrong_shard),
+        facts={"shard": shards[0].name},
+    )
+
+    def not_a_map(weight_map):
+        weight_map.clear()
+
+    no_map = sharded("sharded_no_weight_map", not_a_map)
+    no_map.write_text(json.dumps({"metadata": {"total_size": 92}, "weight_map": []}))
+    cases["sharded_no_weight_map"] = BadInput(saved["k3_keras"], weights=no_map)
+    return cases
 
 
 def _shape_bomb(out: Path, saved: dict, cases: dict, name: str, units: int) -> None:

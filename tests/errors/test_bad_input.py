@@ -327,6 +327,32 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "unbuilt_sequential_json": [UNBUILT.replace("{name}", "unbuilt")],
     "unbuilt_sequential_keras": [UNBUILT.replace("{name}", "k3_unbuilt")],
+    "sharded_index_as_model": [
+        (
+            "{path}: the JSON is the index of sharded Keras weights; convert the model's "
+            "architecture (JSON or .keras) and pass this file with --weights"
+        )
+    ],
+    "sharded_shard_outside": [
+        (
+            "{weights}: weight_map entry '/layers/dense/vars' names shard "
+            "'../_saved/k3_tiny_00000.weights.h5', which is not a plain file name; shards are "
+            "read only from the index's directory"
+        )
+    ],
+    "sharded_shard_missing": [
+        (
+            "{weights}: shard '{shard}' of weight_map entry '/layers/dense/vars' is not in the "
+            "index's directory"
+        )
+    ],
+    "sharded_wrong_shard": [
+        (
+            "{weights}: layer 'dense_1' (Dense): weight_map sends '/layers/dense_1/vars' to shard "
+            "'{shard}', which holds no variables there"
+        )
+    ],
+    "sharded_no_weight_map": ["{weights}: the index of sharded weights has no weight_map object"],
     "json_without_weights": [
         (
             "{path}: layer 'dense' (Dense): the file has no weights for this layer; a JSON "

@@ -208,8 +208,8 @@ TEST(ModelFileTest, NeighbouringJsonFormats) {
   const std::string index = dir.File("model.weights.json");
   testing::WriteBytes(index, R"({"metadata": {"total_size": 4}, "weight_map": {}})");
   EXPECT_EQ(Describe(ReadModelFile(index, {})),
-            index + ": the JSON is the index of sharded Keras weights, which keras2torch does "
-                    "not read");
+            index + ": the JSON is the index of sharded Keras weights; convert the model's "
+                    "architecture (JSON or .keras) and pass this file with --weights");
 }
 
 TEST(ModelFileTest, NotAModelFile) {
