@@ -80,6 +80,7 @@ class Binder {
   Expected<std::vector<WeightRef>> V3(const ir::Layer& layer,
                                       const std::vector<layers::WeightSpec>& specs, bool all);
   Status PreparePositional();
+  Status PrepareKeras0();
 
   Conversion& c_;
   const WeightSource& source_;
@@ -122,9 +123,30 @@ Status Binder::PreparePositional() {
   return Status::Ok();
 }
 
+Status Binder::PrepareKeras0() {
+  // Keras 1 loaded a Keras 0.x file into a model with exactly as many layers,
+  // weighted or not, pairing them by position (Container.load_weights).
+  K2T_ASSIGN_OR_RETURN(file_layers_, source_.LayerNames());
+  std::vector<std::string> config_layers;
+  for (const config::LayerSpec& spec : c_.model.model.layers) {
+    if (spec.class_name != "InputLayer") config_layers.push_back(spec.name);
+  }
+  if (config_layers.size() != file_layers_.size()) {
+    return MakeError("the Keras 0.x weights file holds {} layers (nb_layers) but the model has {} "
+                     "(its input layer not counted); Keras matched such files to layers by "
+                     "position, so the counts must agree",
+                     file_layers_.size(), config_layers.size());
+  }
+  for (std::size_t i = 0; i < config_layers.size(); ++i) {
+    K2T_ASSIGN_OR_RETURN(legacy_groups_[file_layers_[i]], source_.LayerWeights(file_layers_[i]));
+    positional_[config_layers[i]] = file_layers_[i];
+  }
+  return Status::Ok();
+}
+
 Expected<std::vector<WeightRef>> Binder::Legacy(const ir::Layer& layer, std::size_t expected) {
   std::string group = layer.legacy_group;
-  if (!legacy_groups_.count(group)) {
+  if (source_.keras0() || !legacy_groups_.count(group)) {
     const auto it = positional_.find(group);
     if (it == positional_.end()) {
       if (expected == 0) return std::vector<WeightRef>{};
@@ -178,9 +200,15 @@ Expected<std::vector<WeightRef>> Binder::V3(const ir::Layer& layer,
 
 Status Binder::Run() {
   const bool legacy = source_.layout() == WeightLayout::kLegacy;
-  const bool keras1 = c_.model.keras.major == 1;
+  // A Keras 0.x file holds Keras 1 layouts whatever the architecture's version.
+  const bool keras0 = source_.keras0();
+  const bool keras1 = c_.model.keras.major == 1 || keras0;
   const bool theano = c_.model.keras.backend == "theano";
-  if (legacy) K2T_RETURN_IF_ERROR(PreparePositional());
+  if (keras0) {
+    K2T_RETURN_IF_ERROR(PrepareKeras0());
+  } else if (legacy) {
+    K2T_RETURN_IF_ERROR(PreparePositional());
+  }
 
   for (const ir::Layer& layer : c_.graph.layers) {
     const auto id = static_cast<std::size_t>(layer.id);
@@ -194,7 +222,9 @@ Status Binder::Run() {
     if (!found.ok()) return AtLayer(std::move(found).error(), layer);
     if (legacy && !all) {
       // Keras 1 layouts and Theano kernels, converted as Keras 2 loaded them.
-      const LegacyWeightsContext context{keras1, theano || (keras1 && LooksTheanoNamed(*found))};
+      LegacyWeightsContext context{keras1, theano || (keras1 && LooksTheanoNamed(*found))};
+      // Its names are param_0, ...: they say nothing of the backend either.
+      if (keras0) context = {true, false, true};
       found = PreprocessLegacyWeights(layer.class_name, layer.config(), context,
                                       std::move(*found));
       if (!found.ok()) return AtLayer(std::move(found).error(), layer);

@@ -359,6 +359,24 @@ Expected<std::vector<std::string>> Group::ReadStringListAttribute(const std::str
   return out;
 }
 
+Expected<std::int64_t> Group::ReadIntAttribute(const std::string& name) const {
+  Id attribute(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attribute.valid()) return MakeError("cannot open attribute '{}'", name);
+  Id type(H5Aget_type(attribute.get()), H5Tclose);
+  Id space(H5Aget_space(attribute.get()), H5Sclose);
+  if (!type.valid() || !space.valid()) return MakeError("cannot read attribute '{}'", name);
+  if (H5Tget_class(type.get()) != H5T_INTEGER ||
+      H5Sget_simple_extent_npoints(space.get()) != 1) {
+    return MakeError("attribute '{}' of group '{}' is not one integer", name, path_);
+  }
+  // HDF5 converts any stored integer width and byte order to the memory type.
+  std::int64_t value = 0;
+  if (H5Aread(attribute.get(), H5T_NATIVE_INT64, &value) < 0) {
+    return MakeError("cannot read attribute '{}' of group '{}'", name, path_);
+  }
+  return value;
+}
+
 bool Group::Has(const std::string& relative) const { return LinkExists(id_.get(), relative); }
 
 bool Group::HasLink(const std::string& relative) const {

@@ -78,6 +78,8 @@ class Group {
   Expected<std::string> ReadStringAttribute(const std::string& name) const;
   // A list of strings, joined from `name0`, `name1`, ... when Keras split it.
   Expected<std::vector<std::string>> ReadStringListAttribute(const std::string& name) const;
+  // One integer (a scalar or one-element attribute of any integer type).
+  Expected<std::int64_t> ReadIntAttribute(const std::string& name) const;
 
   // True when `relative` names a group or dataset below this group, through
   // hard links only (the only kind Keras writes and this reader follows).

@@ -173,9 +173,15 @@ Status TheanoSamePadding(const std::string& cls, const Json& config) {
 
 // Theano convolved, other backends correlate: reverse every kernel axis but
 // the last two (Keras 2's conv_utils.convert_kernel).
-std::vector<WeightRef> FlipKernels(const std::string& cls, std::vector<WeightRef> w) {
+// The layers whose kernels Theano flipped.
+const std::set<std::string>& FlippedByTheano() {
   static const std::set<std::string> convs = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
                                               "ConvLSTM2D"};
+  return convs;
+}
+
+std::vector<WeightRef> FlipKernels(const std::string& cls, std::vector<WeightRef> w) {
+  const std::set<std::string>& convs = FlippedByTheano();
   if (!convs.count(cls)) return w;
   const std::size_t kernels = cls == "ConvLSTM2D" ? 2 : 1;
   for (std::size_t i = 0; i < kernels && i < w.size(); ++i) {
@@ -270,6 +276,15 @@ Expected<std::vector<WeightRef>> PreprocessLegacyWeights(const std::string& cls,
                                                            std::move(backward)));
     forward.insert(forward.end(), backward.begin(), backward.end());
     return forward;
+  }
+  // Flipping or not would be a guess, and a wrong guess converts silently
+  // into a model that computes something else.
+  if (context.unknown_backend && FlippedByTheano().count(cls) && !weights.empty()) {
+    return MakeError("a Keras 0.x weights file does not record which backend wrote it, and "
+                     "Theano stored convolution kernels flipped relative to TensorFlow, so "
+                     "this layer's kernel cannot be read without guessing; load the weights in "
+                     "Keras 1 with the backend that wrote them and save them again "
+                     "(model.save_weights), which records the backend");
   }
   if (context.keras1) {
     K2T_ASSIGN_OR_RETURN(weights, Keras1Layouts(cls, config, std::move(weights)));

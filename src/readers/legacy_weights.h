@@ -44,6 +44,7 @@ Expected<Tensor> ReadDerived(const WeightSource& source, const WeightRef& ref);
 struct LegacyWeightsContext {
   bool keras1 = false;  // the weights were written by Keras 1
   bool theano = false;  // ... by a Theano backend (kernels flipped)
+  bool unknown_backend = false;  // ... by a backend the file does not record (Keras 0.x)
 };
 
 // The weights of one layer (Keras class and canonical config) as Keras 2

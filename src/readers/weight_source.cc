@@ -46,12 +46,16 @@ class Hdf5WeightSource final : public WeightSource {
  private:
   Expected<WeightRef> Describe(const h5::Group& group, const std::string& relative,
                                const std::string& name) const;
+  Status InspectKeras0(const h5::Group& root);
 
   std::vector<char> image_;  // declared before file_: the file may point into it
   std::shared_ptr<MappedFile> mapped_;  // likewise
   h5::File file_;
   std::string weights_root_ = "/";  // "/model_weights" inside a full-model file
   Limits limits_;
+  // A Keras 0.x file, described whole when opened (header reads only).
+  std::vector<std::string> keras0_names_;
+  std::vector<std::vector<WeightRef>> keras0_weights_;
 };
 
 Expected<std::unique_ptr<WeightSource>> Inspected(std::unique_ptr<Hdf5WeightSource> source) {
@@ -109,14 +113,56 @@ Status Hdf5WeightSource::Inspect() {
     layout_ = WeightLayout::kV3;
     return Status::Ok();
   }
-  if (root.HasAttribute("nb_layers")) {
-    return MakeError("this is a Keras 0.x weights file (layer_N groups), which is not supported");
-  }
+  if (root.HasAttribute("nb_layers")) return InspectKeras0(root);
   return MakeError("the HDF5 file holds no Keras weights (no layer_names attribute, no "
                    "layers group)");
 }
 
+// Keras 0.x save_weights: nb_layers groups layer_K, each with nb_params
+// datasets param_I in get_weights() order. Keras 1 read it by position and
+// with nothing else in the file, so every group and dataset must be there.
+Status Hdf5WeightSource::InspectKeras0(const h5::Group& root) {
+  K2T_ASSIGN_OR_RETURN(const std::int64_t layers, root.ReadIntAttribute("nb_layers"));
+  if (layers < 0 || layers > limits_.layers) {
+    return MakeError("this Keras 0.x weights file declares {} layers (nb_layers), beyond the "
+                     "limit of {}",
+                     layers, limits_.layers);
+  }
+  for (std::int64_t k = 0; k < layers; ++k) {
+    const std::string name = fmt::format("layer_{}", k);
+    if (!root.HasGroup(name)) {
+      return MakeError("this Keras 0.x weights file has no group '{}', but its nb_layers is {}",
+                       name, layers);
+    }
+    K2T_ASSIGN_OR_RETURN(h5::Group group, root.OpenGroup(name));
+    K2T_ASSIGN_OR_RETURN(const std::int64_t params, group.ReadIntAttribute("nb_params"));
+    K2T_ASSIGN_OR_RETURN(const auto children, group.ChildNames());
+    if (params < 0 || static_cast<std::size_t>(params) != children.size()) {
+      return MakeError("group '{}' of this Keras 0.x weights file holds {} member(s), but its "
+                       "nb_params is {}",
+                       name, children.size(), params);
+    }
+    std::vector<WeightRef> refs;
+    for (std::int64_t i = 0; i < params; ++i) {
+      const std::string param = fmt::format("param_{}", i);
+      if (!group.HasDataset(param)) {
+        return MakeError("group '{}' of this Keras 0.x weights file has no dataset '{}', but "
+                         "its nb_params is {}",
+                         name, param, params);
+      }
+      K2T_ASSIGN_OR_RETURN(WeightRef ref, Describe(group, param, param));
+      refs.push_back(std::move(ref));
+    }
+    keras0_names_.push_back(name);
+    keras0_weights_.push_back(std::move(refs));
+  }
+  layout_ = WeightLayout::kLegacy;
+  keras0_ = true;
+  return Status::Ok();
+}
+
 Expected<std::vector<std::string>> Hdf5WeightSource::LayerNames() const {
+  if (keras0_) return keras0_names_;
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   if (weights_root_ == "/") return root.ReadStringListAttribute("layer_names");
   K2T_ASSIGN_OR_RETURN(h5::Group weights, root.OpenGroup(weights_root_.substr(1)));
@@ -142,6 +188,13 @@ Expected<WeightRef> Hdf5WeightSource::Describe(const h5::Group& group,
 
 Expected<std::vector<WeightRef>> Hdf5WeightSource::LayerWeights(
     const std::string& layer_name) const {
+  if (keras0_) {
+    const auto it = std::find(keras0_names_.begin(), keras0_names_.end(), layer_name);
+    if (it == keras0_names_.end()) {
+      return MakeError("the weights file has no group for layer '{}'", PrintableText(layer_name));
+    }
+    return keras0_weights_[static_cast<std::size_t>(it - keras0_names_.begin())];
+  }
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   const std::string group_path =
       weights_root_ == "/" ? layer_name : weights_root_.substr(1) + "/" + layer_name;

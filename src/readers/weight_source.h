@@ -6,6 +6,8 @@
 //           `weight_names` list of dataset paths (Keras 1/2, tf.keras, Keras 3 .h5)
 //   v3      `<path>/vars/0, 1, ...` where <path> follows Python attribute names
 //           (Keras 3 .keras and .weights.h5, tf.keras .keras)
+//   keras0  `layer_0`, `layer_1`, ... with `param_0`, ... (Keras 0.x
+//           save_weights), presented as the legacy layout with those names
 //
 // A WeightSource lists what is there (names, shapes, dtypes: header reads only)
 // and reads one tensor at a time, so that conversion memory stays near the
@@ -64,6 +66,9 @@ class WeightSource {
   WeightLayout layout() const { return layout_; }
   const std::string& keras_version() const { return keras_version_; }
   const std::string& backend() const { return backend_; }
+  // A Keras 0.x file: its layers, all of them, by position only (LayerNames
+  // gives "layer_0", ...), in Keras 1 layouts, by an unrecorded backend.
+  bool keras0() const { return keras0_; }
 
   // Legacy layout.
   virtual Expected<std::vector<std::string>> LayerNames() const = 0;
@@ -86,6 +91,7 @@ class WeightSource {
   WeightLayout layout_ = WeightLayout::kLegacy;
   std::string keras_version_;
   std::string backend_;
+  bool keras0_ = false;
 };
 
 }  // namespace k2t

@@ -216,7 +216,52 @@ TEST(WeightSourceTest, FilesWithoutWeights) {
   auto old = WeightSource::OpenFile(ancient);
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.error().message(),
-            "this is a Keras 0.x weights file (layer_N groups), which is not supported");
+            "this Keras 0.x weights file has no group 'layer_0', but its nb_layers is 2");
+}
+
+// Keras 0.x save_weights: layer_K groups of param_I datasets, read by position.
+TEST(WeightSourceTest, Keras0Layers) {
+  TempDir dir;
+  const std::string path = dir.File("keras0.h5");
+  {
+    H5Builder b(path);
+    b.IntAttribute("/", "nb_layers", 2);
+    b.Group("layer_0");
+    b.IntAttribute("layer_0", "nb_params", 2);
+    b.Floats("layer_0/param_0", {3, 2}, {1, 2, 3, 4, 5, 6});
+    b.Floats("layer_0/param_1", {2}, {7, 8});
+    b.Group("layer_1");
+    b.IntAttribute("layer_1", "nb_params", 0);
+  }
+  auto source = WeightSource::OpenFile(path);
+  ASSERT_TRUE(source.ok()) << source.error().message();
+  EXPECT_TRUE((*source)->keras0());
+  EXPECT_EQ((*source)->layout(), WeightLayout::kLegacy);
+  auto names = (*source)->LayerNames();
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"layer_0", "layer_1"}));
+  auto first = (*source)->LayerWeights("layer_0");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].shape, (Shape{3, 2}));
+  EXPECT_EQ((*first)[1].name, "param_1");
+  auto second = (*source)->LayerWeights("layer_1");
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->empty());
+
+  const std::string short_group = dir.File("short.h5");
+  {
+    H5Builder b(short_group);
+    b.IntAttribute("/", "nb_layers", 1);
+    b.Group("layer_0");
+    b.IntAttribute("layer_0", "nb_params", 2);
+    b.Floats("layer_0/param_0", {2}, {1, 2});
+  }
+  auto refused = WeightSource::OpenFile(short_group);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(),
+            "group 'layer_0' of this Keras 0.x weights file holds 1 member(s), but its nb_params "
+            "is 2");
 }
 
 TEST(WeightSourceTest, OpenImageOwnsItsBytes) {
