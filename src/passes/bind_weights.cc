@@ -216,7 +216,20 @@ Status Binder::Run() {
     const layers::Converter* converter = c_.converters[id];
     const bool all = converter->TakesAllWeights();
     const auto& specs = c_.weight_specs[id];
-    if (specs.empty() && !all) continue;
+    if (specs.empty() && !all) {
+      // Paired by position, a weightless layer must meet an empty group:
+      // otherwise the file and the model disagree, and its arrays would go unused.
+      const auto group = keras0 ? positional_.find(layer.legacy_group) : positional_.end();
+      if (group != positional_.end() && !legacy_groups_[group->second].empty()) {
+        return AtLayer(MakeError("the Keras 0.x weights file holds {} array(s) in '{}' for this "
+                                 "layer, which has no weights; the file was saved from another "
+                                 "model",
+                                 legacy_groups_[group->second].size(),
+                                 PrintableText(group->second)),
+                       layer);
+      }
+      continue;
+    }
 
     auto found = legacy ? Legacy(layer, specs.size()) : V3(layer, specs, all);
     if (!found.ok()) return AtLayer(std::move(found).error(), layer);

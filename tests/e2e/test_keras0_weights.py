@@ -15,8 +15,15 @@ from pathlib import Path
 
 import harness
 import numpy as np
-from test_keras1 import (Saved, convert_and_compare, keras_predict, random_inputs,
-                         reference_model, rnn_case, write_keras1_h5)
+from test_keras1 import (
+    Saved,
+    convert_and_compare,
+    keras_predict,
+    random_inputs,
+    reference_model,
+    rnn_case,
+    write_keras1_h5,
+)
 
 
 def tfk():
@@ -73,14 +80,24 @@ def save_keras2(model, tmp_path: Path, drop_last=False) -> tuple[Path, Path]:
 def randomize(model, seed: int) -> None:
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        layer.set_weights([rng.uniform(0.2 if "variance" in w.name else -0.6, 0.6, w.shape)
-                           .astype(np.float32) for w in layer.weights])
+        layer.set_weights(
+            [
+                rng.uniform(0.2 if "variance" in w.name else -0.6, 0.6, w.shape).astype(np.float32)
+                for w in layer.weights
+            ]
+        )
 
 
 def mlp():
     K = tfk()
-    return K.Sequential([K.Input((8,)), K.layers.Dense(16, activation="relu"),
-                         K.layers.Dropout(0.2), K.layers.Dense(4, activation="softmax")])
+    return K.Sequential(
+        [
+            K.Input((8,)),
+            K.layers.Dense(16, activation="relu"),
+            K.layers.Dropout(0.2),
+            K.layers.Dense(4, activation="softmax"),
+        ]
+    )
 
 
 def test_keras0_weights_mlp(cli, tmp_path):
@@ -94,14 +111,25 @@ def test_keras0_weights_mlp(cli, tmp_path):
 
 def test_keras0_weights_embedding_lstm_batchnorm(cli, tmp_path):
     K = tfk()
-    model = K.Sequential([K.Input((6,), dtype="int32"), K.layers.Embedding(20, 4),
-                          K.layers.LSTM(5), K.layers.BatchNormalization(),
-                          K.layers.Dense(3)])
+    model = K.Sequential(
+        [
+            K.Input((6,), dtype="int32"),
+            K.layers.Embedding(20, 4),
+            K.layers.LSTM(5),
+            K.layers.BatchNormalization(),
+            K.layers.Dense(3),
+        ]
+    )
     randomize(model, 3)
     arch, weights = save_keras2(model, tmp_path)
     inputs = [np.random.default_rng(4).integers(0, 20, (2, 6)).astype(np.int32)]
-    saved = Saved0("Keras 0.x weights, Embedding + LSTM + BatchNormalization", arch, weights,
-                  inputs, keras_predict(model, inputs))
+    saved = Saved0(
+        "Keras 0.x weights, Embedding + LSTM + BatchNormalization",
+        arch,
+        weights,
+        inputs,
+        keras_predict(model, inputs),
+    )
     convert_and_compare(cli, saved, tmp_path)
 
 
@@ -116,11 +144,14 @@ def test_keras0_weights_keras1_architecture(cli, tmp_path):
     arch = tmp_path / "model.json"
     arch.write_text(json.dumps({**model_config, "keras_version": "1.2.2"}))
     keras0 = tmp_path / "keras0.h5"
-    write_keras0_weights(keras0, [[a for _, a in weights[entry["config"]["name"]]]
-                                  for entry in model_config["config"]])
+    write_keras0_weights(
+        keras0,
+        [[a for _, a in weights[entry["config"]["name"]]] for entry in model_config["config"]],
+    )
     inputs = random_inputs(reference, 6)
-    saved = Saved0("Keras 0.x weights, Keras 1 LSTM", arch, keras0, inputs,
-                  keras_predict(reference, inputs))
+    saved = Saved0(
+        "Keras 0.x weights, Keras 1 LSTM", arch, keras0, inputs, keras_predict(reference, inputs)
+    )
     convert_and_compare(cli, saved, tmp_path)
 
 
@@ -133,20 +164,57 @@ def refused(cli, tmp_path, arch: Path, weights: Path, message: str) -> None:
 
 def test_keras0_weights_conv_refused(cli, tmp_path):
     K = tfk()
-    model = K.Sequential([K.Input((6, 6, 2)), K.layers.Conv2D(3, 3, name="conv"),
-                          K.layers.Flatten(), K.layers.Dense(2)])
+    model = K.Sequential(
+        [
+            K.Input((6, 6, 2)),
+            K.layers.Conv2D(3, 3, name="conv"),
+            K.layers.Flatten(),
+            K.layers.Dense(2),
+        ]
+    )
     arch, weights = save_keras2(model, tmp_path)
-    refused(cli, tmp_path, arch, weights,
-            "layer 'conv' (Conv2D): a Keras 0.x weights file does not record which backend "
-            "wrote it, and Theano stored convolution kernels flipped relative to TensorFlow, "
-            "so this layer's kernel cannot be read without guessing; load the weights in "
-            "Keras 1 with the backend that wrote them and save them again "
-            "(model.save_weights), which records the backend")
+    refused(
+        cli,
+        tmp_path,
+        arch,
+        weights,
+        "layer 'conv' (Conv2D): a Keras 0.x weights file does not record which backend "
+        "wrote it, and Theano stored convolution kernels flipped relative to TensorFlow, "
+        "so this layer's kernel cannot be read without guessing; load the weights in "
+        "Keras 1 with the backend that wrote them and save them again "
+        "(model.save_weights), which records the backend",
+    )
 
 
 def test_keras0_weights_layer_count_refused(cli, tmp_path):
     arch, weights = save_keras2(mlp(), tmp_path, drop_last=True)
-    refused(cli, tmp_path, arch, weights,
-            "the Keras 0.x weights file holds 2 layers (nb_layers) but the model has 3 (its "
-            "input layer not counted); Keras matched such files to layers by position, so the "
-            "counts must agree")
+    refused(
+        cli,
+        tmp_path,
+        arch,
+        weights,
+        "the Keras 0.x weights file holds 2 layers (nb_layers) but the model has 3 (its "
+        "input layer not counted); Keras matched such files to layers by position, so the "
+        "counts must agree",
+    )
+
+
+def test_keras0_weights_for_a_weightless_layer_refused(cli, tmp_path):
+    """Arrays the model has no place for are an error, not silently left unused."""
+    model = mlp()
+    arch = tmp_path / "model.json"
+    arch.write_text(model.to_json())
+    layers = [keras1_arrays(layer) for layer in model.layers]
+    layers[1] = [np.zeros((3,), np.float32)]  # the Dropout's group
+    weights = tmp_path / "keras0.h5"
+    write_keras0_weights(weights, layers)
+    dropout = model.layers[1].name
+    refused(
+        cli,
+        tmp_path,
+        arch,
+        weights,
+        f"layer '{dropout}' (Dropout): the Keras 0.x weights file holds 1 array(s) in "
+        "'layer_1' for this layer, which has no weights; the file was saved from another "
+        "model",
+    )
