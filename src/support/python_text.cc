@@ -22,6 +22,8 @@ bool IsReserved(const std::string& name) {
       "try", "while", "with", "yield", "match", "case", "type", "print", "self", "torch", "nn",
       "F", "math", "Path", "load_model", "load_file", "super", "object", "len", "range", "int",
       "float", "str", "list", "tuple", "dict", "set", "bool", "max", "min", "sum", "abs",
+      "any", "all", "zip", "enumerate", "isinstance", "getattr", "setattr", "round", "pow",
+      "map", "filter", "slice", "sorted", "reversed", "Ellipsis", "NotImplementedError",
       "forward", "training", "eval", "train", "state_dict", "load_state_dict", "parameters",
       "buffers", "children", "modules", "named_parameters", "named_buffers", "named_children",
       "named_modules", "apply", "cuda", "cpu", "to", "half", "double", "zero_grad",

@@ -48,6 +48,14 @@ TEST(PythonIdentifierTest, NamesTheGeneratedCodeUsesGetAnUnderscore) {
   }
 }
 
+// A layer named after a builtin would shadow it in forward, where generated code
+// may call it (Keras names a layer "any" as readily as "dense").
+TEST(PythonIdentifierTest, BuiltinsAreNotShadowed) {
+  for (const char* name : {"any", "all", "zip", "len", "range", "NotImplementedError"}) {
+    EXPECT_EQ(PythonIdentifier(name), std::string(name) + "_") << name;
+  }
+}
+
 TEST(PythonIdentifierTest, ModuleAttributesAreNotShadowed) {
   // Every public attribute of torch.nn.Module (torch 2.13); a submodule named
   // like one of them would replace it on the instance.
