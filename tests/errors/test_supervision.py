@@ -166,3 +166,45 @@ def test_the_default_memory_cap_lets_the_same_model_through(cli, large_model, tm
     )
     assert result.returncode == 0, result.stderr
     assert (out / "model.safetensors").stat().st_size > 4096 * 4096 * 4
+
+
+# Inputs the fuzzer saved (scripts/sanitize.sh, fuzz_model_file) on which libhdf5 1.10.8,
+# Debian 12's, faults in H5HG_read or loops reading a variable-length string attribute:
+# committed as found, since no script can make them other than by fuzzing.
+LIBHDF5_FINDINGS = Path(__file__).resolve().parent / "libhdf5"
+
+
+def test_libhdf5_fault_on_a_fuzzed_file_is_one_error_line(cli, tmp_path):
+    model = LIBHDF5_FINDINGS / "global_heap_crash.h5"
+    result = subprocess.run(
+        [str(cli), "convert", str(model), "-o", str(tmp_path / "converted")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == CONTRACT_STATUS
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"keras2torch: error: {model}: reading the file crashed the conversion process "
+        "(SIGSEGV); the file is damaged or hostile (a fault in libhdf5 on damaged files is the "
+        "known cause)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_libhdf5_loop_on_a_fuzzed_file_ends_at_the_time_limit(cli, tmp_path):
+    model = LIBHDF5_FINDINGS / "string_attribute_hang.h5"
+    result = subprocess.run(
+        [str(cli), "convert", str(model), "-o", str(tmp_path / "converted"), "--max-seconds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == CONTRACT_STATUS
+    assert result.stderr == (
+        f"keras2torch: error: {model}: the run took longer than the limit of 2 seconds "
+        "(raise it with --max-seconds); the file may be damaged\n"
+    )
+    assert list(tmp_path.iterdir()) == []
