@@ -51,11 +51,15 @@ def run_one(cli: Path, root: Path, arch: zoo.Arch, data_format: str) -> dict:
             entry = {"format": fmt, "io_layout": io_layout}
             try:
                 converted = zoo.convert_and_compare(cli, built, fmt, out, io_layout)
+                float64_rel = None
+                if converted.mismatch is not None and built.keras_noise > zoo.ILL_CONDITIONED:
+                    float64_rel = zoo.float64_error(built, fmt, converted.out, io_layout)
                 entry.update(
                     seconds=converted.seconds,
                     max_rel=converted.max_rel,
                     permutes=converted.report["permutes"],
                     mismatch=converted.mismatch,
+                    float64_rel=float64_rel,
                 )
             except Exception as error:  # noqa: BLE001 - recorded in the table
                 entry["error"] = str(error) or traceback.format_exc().splitlines()[-1]
@@ -81,13 +85,26 @@ def status(row: dict) -> str:
         return "not built"
     results = row["results"]
     failed = sum("error" in r for r in results)
-    mismatched = sum("error" not in r and r["mismatch"] is not None for r in results)
+    missed = [r for r in results if "error" not in r and r["mismatch"] is not None]
+    # An ill-conditioned network may miss 1e-4 in float32 through rounding alone; the
+    # test then holds it to FLOAT64_TOLERANCE in float64 (tests/models/test_zoo.py).
+    float64_ok = [
+        r
+        for r in missed
+        if r.get("float64_rel") is not None and r["float64_rel"] <= zoo.FLOAT64_TOLERANCE
+    ]
+    mismatched = len(missed) - len(float64_ok)
     permuted = sum("error" not in r and r["permutes"]["interior"] > 0 for r in results)
     problems = []
     if failed:
         problems.append(f"{failed}/{len(results)} fail to convert")
     if mismatched:
         problems.append(f"{mismatched}/{len(results)} over 1e-4")
+    if float64_ok and not mismatched:
+        worst = max(r["float64_rel"] for r in float64_ok)
+        problems.append(
+            f"ok: {len(float64_ok)}/{len(results)} over 1e-4 in float32, {worst:.1e} in float64"
+        )
     if permuted:
         problems.append(f"{permuted}/{len(results)} with interior permutes")
     return ", ".join(problems) or "ok"
@@ -199,7 +216,10 @@ def write(path: Path, rows: list[dict], cli: Path, minutes: float | None) -> Non
             "`max|torch - keras| / max|keras|` (the tests require at most 1e-4). "
             "*Keras noise* is how far Keras's own outputs move when its inputs are perturbed by "
             "float32 rounding (relative 1e-7): no float32 implementation can be held much "
-            "closer than that. *Convert* is the slowest of the four CLI runs (wall time, "
+            "closer than that. Where that noise is over 1e-5, a conversion that misses 1e-4 in "
+            "float32 is run again in float64 against Keras in float64 and must agree within "
+            "1e-5; *Status* then gives that error. *Convert* is the slowest of the four CLI runs "
+            "(wall time, "
             "including reading and writing the files). *Permutes* are `interior + boundary` "
             "permutes in the generated `forward`, as `report.json` counts them."
         ),
