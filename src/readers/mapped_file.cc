@@ -17,6 +17,12 @@ std::uint64_t Little(const char* p, int bytes) {
   return value;
 }
 
+// Whether `length` bytes at `offset` lie within `size`, without computing
+// offset + length: offsets read from a damaged file can be near 2^64.
+bool Fits(std::uint64_t offset, std::uint64_t length, std::uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
+
 constexpr std::uint32_t kEndOfCentralDirectory = 0x06054b50;
 constexpr std::uint32_t kZip64Locator = 0x07064b50;
 constexpr std::uint32_t kZip64End = 0x06064b50;
@@ -67,7 +73,7 @@ Expected<std::optional<ByteRange>> FindStoredZipMember(const char* data, std::ui
   // ZIP64: the real counts live in another record, located just before.
   if (end >= 20 && Little(data + end - 20, 4) == kZip64Locator) {
     const std::uint64_t record = Little(data + end - 20 + 8, 8);
-    if (record + 56 > size || Little(data + record, 4) != kZip64End) {
+    if (!Fits(record, 56, size) || Little(data + record, 4) != kZip64End) {
       return Malformed("bad ZIP64 record");
     }
     entries = Little(data + record + 32, 8);
@@ -76,7 +82,7 @@ Expected<std::optional<ByteRange>> FindStoredZipMember(const char* data, std::ui
 
   std::uint64_t at = directory;
   for (std::uint64_t k = 0; k < entries; ++k) {
-    if (at + 46 > size || Little(data + at, 4) != kCentralHeader) {
+    if (!Fits(at, 46, size) || Little(data + at, 4) != kCentralHeader) {
       return Malformed("bad central directory entry");
     }
     const std::uint64_t method = Little(data + at + 10, 2);
@@ -86,7 +92,7 @@ Expected<std::optional<ByteRange>> FindStoredZipMember(const char* data, std::ui
     const std::uint64_t extra_length = Little(data + at + 30, 2);
     const std::uint64_t comment_length = Little(data + at + 32, 2);
     std::uint64_t local = Little(data + at + 42, 4);
-    if (at + 46 + name_length + extra_length > size) return Malformed("entry past the end");
+    if (!Fits(at + 46, name_length + extra_length, size)) return Malformed("entry past the end");
     const std::string entry_name(data + at + 46, name_length);
 
     // ZIP64 extra field: the 64-bit values for the fields saturated at 0xFFFFFFFF.
@@ -112,7 +118,7 @@ Expected<std::optional<ByteRange>> FindStoredZipMember(const char* data, std::ui
 
     if (entry_name == name) {
       if (method != 0 || compressed != uncompressed) return std::optional<ByteRange>();
-      if (local + 30 > size || Little(data + local, 4) != kLocalHeader) {
+      if (!Fits(local, 30, size) || Little(data + local, 4) != kLocalHeader) {
         return Malformed("bad local header");
       }
       const std::uint64_t start =
