@@ -9,22 +9,11 @@
 #include <set>
 
 #include "readers/hdf5.h"
+#include "readers/hdf5_weights.h"
 #include "support/strings.h"
 
 namespace k2t {
 namespace {
-
-bool IsDecimal(const std::string& text) {
-  return !text.empty() && text.size() < 10 &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// A shard is named by the index, which comes from a stranger: only a plain
-// name in the index's own directory is read, never a path that leads elsewhere.
-bool IsPlainFileName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." &&
-         name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
-}
 
 // The weight_map key of the variables of the object at `path` ("" for the model).
 std::string VarsKey(const std::string& path) {
@@ -80,6 +69,8 @@ Expected<std::size_t> ShardedWeightSource::AddShard(const std::string& key, cons
                      PrintableText(key), Abbreviate(name));
   }
   const auto& text = name.get_ref<const std::string&>();
+  // Only a plain name in the index's own directory is read: the index comes
+  // from a stranger.
   if (!IsPlainFileName(text)) {
     return MakeError("weight_map entry '{}' names shard '{}', which is not a plain file name; "
                      "shards are read only from the index's directory",
@@ -192,7 +183,7 @@ Status ShardedWeightSource::AddShardVars(const std::string& key, std::size_t sha
   }
 
   for (const std::string& name : names) {
-    if (!IsDecimal(name)) {
+    if (!IsVariableIndex(name)) {
       return MakeError("unexpected entry '{}' in weights group '{}'", PrintableText(name),
                        PrintableText(key))
           .InFile(where.path);
@@ -207,22 +198,10 @@ Status ShardedWeightSource::AddShardVars(const std::string& key, std::size_t sha
     }
     auto dataset = vars->OpenDataset(name);
     if (!dataset.ok()) return std::move(dataset.error().InFile(where.path));
-    WeightRef ref;
-    ref.name = name;
-    ref.dataset_path = dataset->path();
-    ref.part = shard;
-    auto shape = dataset->ReadShape();
-    if (!shape.ok()) return std::move(shape.error().InFile(where.path));
-    ref.shape = std::move(*shape);
-    auto dtype = dataset->ReadDType();
-    if (!dtype.ok()) return std::move(dtype.error().InFile(where.path));
-    ref.dtype = *dtype;
-    // Refused where first seen, before any shape arithmetic (as for one file).
-    Status count = h5::CheckElementCount(
-        fmt::format("dataset '{}'", PrintableText(ref.dataset_path)), ref.shape,
-        limits_.tensor_elements);
-    if (!count.ok()) return std::move(count.error().InFile(where.path));
-    found.emplace(index, std::move(ref));
+    auto ref = DescribeDataset(*dataset, name, limits_);
+    if (!ref.ok()) return std::move(ref.error().InFile(where.path));
+    ref->part = shard;
+    found.emplace(index, std::move(*ref));
   }
   return Status::Ok();
 }
@@ -270,11 +249,7 @@ Expected<Tensor> ShardedWeightSource::ReadStored(const WeightRef& ref) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, ShardRoot(ref.part));
   auto dataset = root.OpenDataset(ref.dataset_path.substr(1));
   if (!dataset.ok()) return std::move(dataset.error().InFile(where.path));
-  h5::ReadLimits read;
-  read.file_bytes = open_file_->size();
-  read.ratio = limits_.dataset_ratio;
-  read.max_elements = limits_.tensor_elements;
-  auto tensor = dataset->Read(read);
+  auto tensor = ReadDataset(*dataset, open_file_->size(), limits_);
   if (!tensor.ok()) return std::move(tensor.error().InFile(where.path));
   return tensor;
 }

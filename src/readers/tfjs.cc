@@ -236,10 +236,7 @@ std::string StringField(const Json& object, const char* key) {
 // A shard must be a plain file name beside model.json: a manifest from a
 // stranger must not make us read other files.
 Status CheckShardName(const std::string& name) {
-  const bool plain = !name.empty() && name != "." && name != ".." &&
-                     name.find_first_of("/\\:") == std::string::npos &&
-                     name.find('\0') == std::string::npos;
-  if (!plain) {
+  if (!IsPlainFileName(name)) {
     return MakeError("shard path '{}' is not a file name beside model.json",
                      PrintableText(name));
   }

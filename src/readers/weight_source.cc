@@ -5,16 +5,12 @@
 #include <cstdlib>
 
 #include "readers/hdf5.h"
+#include "readers/hdf5_weights.h"
 #include "readers/legacy_weights.h"
 #include "support/strings.h"
 
 namespace k2t {
 namespace {
-
-bool IsDecimal(const std::string& text) {
-  return !text.empty() && text.size() < 10 &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 std::string V3Path(const std::string& path, const std::string& leaf) {
   if (path.empty()) return leaf;
@@ -173,17 +169,7 @@ Expected<WeightRef> Hdf5WeightSource::Describe(const h5::Group& group,
                                                const std::string& relative,
                                                const std::string& name) const {
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, group.OpenDataset(relative));
-  WeightRef ref;
-  ref.name = name;
-  ref.dataset_path = dataset.path();
-  K2T_ASSIGN_OR_RETURN(ref.shape, dataset.ReadShape());
-  K2T_ASSIGN_OR_RETURN(ref.dtype, dataset.ReadDType());
-  // Shapes are compared and multiplied long before the data is read: a
-  // hostile one is refused here, where it is first seen.
-  K2T_RETURN_IF_ERROR(h5::CheckElementCount(
-      fmt::format("dataset '{}'", PrintableText(ref.dataset_path)), ref.shape,
-      limits_.tensor_elements));
-  return ref;
+  return DescribeDataset(dataset, name, limits_);
 }
 
 Expected<std::vector<WeightRef>> Hdf5WeightSource::LayerWeights(
@@ -235,7 +221,7 @@ Expected<std::vector<WeightRef>> Hdf5WeightSource::Vars(const std::string& path)
   // Datasets are named "0", "1", ...; string order would put "10" before "2".
   std::vector<int> indices;
   for (const std::string& name : names) {
-    if (!IsDecimal(name)) {
+    if (!IsVariableIndex(name)) {
       return MakeError("unexpected entry '{}' in weights group '{}'", PrintableText(name),
                        vars_path);
     }
@@ -279,14 +265,37 @@ Expected<Tensor> WeightSource::Read(const WeightRef& ref) const {
 Expected<Tensor> Hdf5WeightSource::ReadStored(const WeightRef& ref) const {
   K2T_ASSIGN_OR_RETURN(h5::Group root, file_.Root());
   K2T_ASSIGN_OR_RETURN(h5::Dataset dataset, root.OpenDataset(ref.dataset_path.substr(1)));
-  h5::ReadLimits read;
-  read.file_bytes = file_.size();
-  read.ratio = limits_.dataset_ratio;
-  read.max_elements = limits_.tensor_elements;
-  auto tensor = dataset.Read(read);
+  auto tensor = ReadDataset(dataset, file_.size(), limits_);
   // The mapped pages read so far are no longer needed: give them back.
   if (mapped_) mapped_->ReleasePages();
   return tensor;
+}
+
+bool IsVariableIndex(const std::string& name) {
+  return !name.empty() && name.size() < 10 &&
+         std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Expected<WeightRef> DescribeDataset(const h5::Dataset& dataset, const std::string& name,
+                                    const Limits& limits) {
+  WeightRef ref;
+  ref.name = name;
+  ref.dataset_path = dataset.path();
+  K2T_ASSIGN_OR_RETURN(ref.shape, dataset.ReadShape());
+  K2T_ASSIGN_OR_RETURN(ref.dtype, dataset.ReadDType());
+  K2T_RETURN_IF_ERROR(h5::CheckElementCount(
+      fmt::format("dataset '{}'", PrintableText(ref.dataset_path)), ref.shape,
+      limits.tensor_elements));
+  return ref;
+}
+
+Expected<Tensor> ReadDataset(const h5::Dataset& dataset, std::uint64_t file_bytes,
+                             const Limits& limits) {
+  h5::ReadLimits read;
+  read.file_bytes = file_bytes;
+  read.ratio = limits.dataset_ratio;
+  read.max_elements = limits.tensor_elements;
+  return dataset.Read(read);
 }
 
 }  // namespace k2t

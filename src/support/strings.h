@@ -17,6 +17,10 @@ bool EndsWith(std::string_view text, std::string_view suffix);
 std::vector<std::string> Split(std::string_view text, char separator);
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);
 
+// A file name with no directory part ("a.bin", not "../a.bin", "/a.bin",
+// "C:a.bin"): what a file from a stranger may name beside itself.
+bool IsPlainFileName(std::string_view name);
+
 // "(N, 32, 26, 26)": batch shown as N, unknown sizes as '?'.
 std::string FormatShape(const std::vector<std::int64_t>& dims, bool first_is_batch = true);
 // "[1, 2, 3]" for lists of integers in messages.

@@ -17,5 +17,16 @@ TEST(KerasSnakeCase, MatchesKerasNames) {
   EXPECT_EQ(KerasSnakeCase("ReLU"), "re_lu");
 }
 
+TEST(IsPlainFileName, OnlyANameWithNoDirectoryPart) {
+  EXPECT_TRUE(IsPlainFileName("group1-shard1of2.bin"));
+  EXPECT_TRUE(IsPlainFileName("model_00001.weights.h5"));
+  EXPECT_TRUE(IsPlainFileName("a..b.h5"));  // dots alone lead nowhere
+  for (std::string_view name : {"", ".", "..", "../a.bin", "/tmp/a.bin", "sub/a.bin",
+                                "..\\a.bin", "C:a.bin"}) {
+    EXPECT_FALSE(IsPlainFileName(name)) << name;
+  }
+  EXPECT_FALSE(IsPlainFileName(std::string_view("a\0b", 3)));
+}
+
 }  // namespace
 }  // namespace k2t
