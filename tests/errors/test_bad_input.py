@@ -192,8 +192,8 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "zip_member_too_large": [
         (
-            "{path}: member 'config.json' unpacks to {size} bytes, more than the limit of 100 bytes "
-            "(raise it with --max-zip-member-bytes)"
+            "{path}: member 'config.json' unpacks to {size} bytes, more than the limit of 100 "
+            "bytes (raise it with --max-zip-member-bytes)"
         )
     ],
     "json_depth_bomb": [

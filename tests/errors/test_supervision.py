@@ -21,8 +21,9 @@ import time
 import warnings
 from pathlib import Path
 
+import make_bad_inputs
 import pytest
-from test_bad_input import CONTRACT_STATUS, find_cli
+from test_bad_input import CONTRACT_STATUS, assert_rejected, convert, find_cli
 
 INTERRUPTED_STATUS = 130
 
@@ -44,7 +45,9 @@ def child_of(process: subprocess.Popen, timeout: float = 20.0) -> int:
     raise AssertionError("keras2torch started no converting process")
 
 
-def start_stuck_conversion(cli, tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, int]:
+def start_stuck_conversion(
+    cli, tmp_path: Path, *extra: str
+) -> tuple[subprocess.Popen, Path, Path, int]:
     """A conversion whose child blocks reading the model, with a staging
     directory of the child's beside the target."""
     fifo = tmp_path / "model.h5"
@@ -52,7 +55,7 @@ def start_stuck_conversion(cli, tmp_path: Path) -> tuple[subprocess.Popen, Path,
     parent = tmp_path / "outputs"
     parent.mkdir()
     process = subprocess.Popen(
-        [str(cli), "convert", str(fifo), "-o", str(parent / "converted")],
+        [str(cli), "convert", str(fifo), "-o", str(parent / "converted"), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -102,18 +105,7 @@ def test_sigterm_stops_the_conversion_and_leaves_nothing(cli, tmp_path):
 
 
 def test_the_timeout_removes_the_childs_staging_directory(cli, tmp_path):
-    fifo = tmp_path / "model.h5"
-    os.mkfifo(fifo)
-    parent = tmp_path / "outputs"
-    parent.mkdir()
-    process = subprocess.Popen(
-        [str(cli), "convert", str(fifo), "-o", str(parent / "converted"), "--max-seconds", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    child = child_of(process)
-    (parent / f".converted.k2t-{child}-0badf00d").mkdir()
+    process, fifo, parent, _ = start_stuck_conversion(cli, tmp_path, "--max-seconds", "3")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == CONTRACT_STATUS
     assert stderr == (
@@ -138,32 +130,17 @@ def large_model(tmp_path_factory) -> Path:
 
 
 def test_the_memory_cap_stops_a_conversion_that_needs_more(cli, large_model, tmp_path):
-    out = tmp_path / "converted"
-    result = subprocess.run(
-        [str(cli), "convert", str(large_model), "-o", str(out), "--max-memory-mib", "32"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    case = make_bad_inputs.BadInput(large_model, args=("--max-memory-mib", "32"))
+    expected = (
+        f"{large_model}: out of memory: the conversion may allocate at most 32 MiB (raise it "
+        "with --max-memory-mib); the file may be damaged or declare impossible sizes"
     )
-    assert result.returncode == CONTRACT_STATUS
-    assert result.stderr == (
-        f"keras2torch: error: {large_model}: out of memory: the conversion may allocate at most "
-        "32 MiB (raise it with --max-memory-mib); the file may be damaged or declare impossible "
-        "sizes\n"
-    )
-    assert list(tmp_path.iterdir()) == []
+    assert_rejected(cli, case, tmp_path, [expected])
 
 
 def test_the_default_memory_cap_lets_the_same_model_through(cli, large_model, tmp_path):
     out = tmp_path / "converted"
-    result = subprocess.run(
-        [str(cli), "convert", str(large_model), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = convert(cli, make_bad_inputs.BadInput(large_model), out)
     assert result.returncode == 0, result.stderr
     assert (out / "model.safetensors").stat().st_size > 4096 * 4096 * 4
 
@@ -176,35 +153,18 @@ LIBHDF5_FINDINGS = Path(__file__).resolve().parent / "libhdf5"
 
 def test_libhdf5_fault_on_a_fuzzed_file_is_one_error_line(cli, tmp_path):
     model = LIBHDF5_FINDINGS / "global_heap_crash.h5"
-    result = subprocess.run(
-        [str(cli), "convert", str(model), "-o", str(tmp_path / "converted")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    expected = (
+        f"{model}: reading the file crashed the conversion process (SIGSEGV); the file is "
+        "damaged or hostile (a fault in libhdf5 on damaged files is the known cause)"
     )
-    assert result.returncode == CONTRACT_STATUS
-    assert result.stdout == ""
-    assert result.stderr == (
-        f"keras2torch: error: {model}: reading the file crashed the conversion process "
-        "(SIGSEGV); the file is damaged or hostile (a fault in libhdf5 on damaged files is the "
-        "known cause)\n"
-    )
-    assert list(tmp_path.iterdir()) == []
+    assert_rejected(cli, make_bad_inputs.BadInput(model), tmp_path, [expected])
 
 
 def test_libhdf5_loop_on_a_fuzzed_file_ends_at_the_time_limit(cli, tmp_path):
     model = LIBHDF5_FINDINGS / "string_attribute_hang.h5"
-    result = subprocess.run(
-        [str(cli), "convert", str(model), "-o", str(tmp_path / "converted"), "--max-seconds", "2"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    case = make_bad_inputs.BadInput(model, args=("--max-seconds", "2"))
+    expected = (
+        f"{model}: the run took longer than the limit of 2 seconds (raise it with "
+        "--max-seconds); the file may be damaged"
     )
-    assert result.returncode == CONTRACT_STATUS
-    assert result.stderr == (
-        f"keras2torch: error: {model}: the run took longer than the limit of 2 seconds "
-        "(raise it with --max-seconds); the file may be damaged\n"
-    )
-    assert list(tmp_path.iterdir()) == []
+    assert_rejected(cli, case, tmp_path, [expected])

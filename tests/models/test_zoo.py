@@ -1,4 +1,4 @@
-"""Every keras.applications architecture converts and matches Keras (issue 3's model zoo).
+"""The model zoo: every keras.applications architecture converts and matches Keras.
 
 One test per architecture, so that pytest-xdist hands whole architectures to its workers:
 the model is built and saved once (.keras and .h5), and each file is converted with both
