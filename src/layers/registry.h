@@ -45,11 +45,11 @@ void RegisterDepthwiseLayers(Registry& registry);   // DepthwiseConv, SeparableC
 void RegisterResamplingLayers(Registry& registry);  // UpSampling, Resizing, CenterCrop
 void RegisterPreprocessingLayers(Registry& registry);  // Rescaling, Normalization
 void RegisterNormLayers(Registry& registry);  // Layer/Group/Unit/RMS normalization
-void RegisterMiscLayers(Registry& registry);
-void RegisterOps(Registry& registry);
+void RegisterMiscLayers(Registry& registry);  // RepeatVector, Identity, applications' layers
+void RegisterOps(Registry& registry);  // keras.ops nodes of Keras 3 graphs (x + 3.0)
 void RegisterTfFunctions(Registry& registry);  // TFOpLambda, SlicingOpLambda of tf_keras
-void RegisterMaskingLayers(Registry& registry);
-void RegisterRecurrentLayers(Registry& registry);  // LSTM, GRU, SimpleRNN, Bidirectional  // Masking, internal mask computation  // keras.ops nodes of Keras 3 graphs (x + 3.0)  // RepeatVector, Identity, applications' layers
+void RegisterMaskingLayers(Registry& registry);  // Masking, internal mask computation
+void RegisterRecurrentLayers(Registry& registry);  // LSTM, GRU, SimpleRNN, Bidirectional
 void RegisterWrapperLayers(Registry& registry);   // TimeDistributed
 void RegisterRnnCellLayers(Registry& registry);   // RNN(cell), StackedRNNCells
 void RegisterAttentionLayers(Registry& registry);  // MultiHeadAttention, Attention, Dot, ...

@@ -110,8 +110,9 @@ std::string KerasSnakeCase(std::string_view class_name) {
   const std::size_t n = class_name.size();
   for (std::size_t i = 0; i < n; ++i) {
     const char c = class_name[i];
-    const bool starts_word = i > 0 && std::isupper(static_cast<unsigned char>(c)) &&
-                             i + 1 < n && std::islower(static_cast<unsigned char>(class_name[i + 1]));
+    const bool starts_word =
+        i > 0 && std::isupper(static_cast<unsigned char>(c)) && i + 1 < n &&
+        std::islower(static_cast<unsigned char>(class_name[i + 1]));
     if (starts_word) first.push_back('_');
     first.push_back(c);
   }

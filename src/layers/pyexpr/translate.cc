@@ -823,7 +823,9 @@ class Translator {
     }
     Val list;
     list.kind = VKind::kTensorList;
-    for (const TensorInput& input : call_.inputs) list.items.push_back(Tensor(input.code, input.shape));
+    for (const TensorInput& input : call_.inputs) {
+      list.items.push_back(Tensor(input.code, input.shape));
+    }
     return list;
   }
 
@@ -1602,7 +1604,10 @@ Expected<Val> Builtin(const std::string& name, Bound& b) {
     }
     return Int(static_cast<std::int64_t>(x.number));
   }
-  if (name == "abs") return x.kind == VKind::kFloat ? Float(std::fabs(x.number)) : Int(x.integer < 0 ? -x.integer : x.integer);
+  if (name == "abs") {
+    return x.kind == VKind::kFloat ? Float(std::fabs(x.number))
+                                   : Int(x.integer < 0 ? -x.integer : x.integer);
+  }
   return MakeError("the built-in {} is not translated", name);
 }
 
