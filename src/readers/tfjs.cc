@@ -95,7 +95,8 @@ class TfjsWeightSource final : public WeightSource {
   Expected<Tensor> ReadStored(const WeightRef& ref) const override;
 
  private:
-  Expected<std::vector<std::byte>> ReadBytes(const TfjsWeight& weight) const;
+  // Reads the weight's weight.bytes stored bytes into `out`.
+  Status ReadBytes(const TfjsWeight& weight, std::byte* out) const;
 
   std::vector<ShardGroup> groups_;
   std::vector<TfjsWeight> weights_;
@@ -153,8 +154,7 @@ Expected<std::vector<WeightRef>> TfjsWeightSource::LayerWeights(
   return it->second;
 }
 
-Expected<std::vector<std::byte>> TfjsWeightSource::ReadBytes(const TfjsWeight& weight) const {
-  std::vector<std::byte> bytes(weight.bytes);
+Status TfjsWeightSource::ReadBytes(const TfjsWeight& weight, std::byte* out) const {
   std::uint64_t position = weight.offset;  // within the current shard
   std::uint64_t done = 0;
   for (const Shard& shard : groups_[weight.group]) {
@@ -166,7 +166,7 @@ Expected<std::vector<std::byte>> TfjsWeightSource::ReadBytes(const TfjsWeight& w
     const std::uint64_t take = std::min(shard.size - position, weight.bytes - done);
     std::ifstream in(shard.path, std::ios::binary);
     in.seekg(static_cast<std::streamoff>(position));
-    in.read(reinterpret_cast<char*>(bytes.data() + done), static_cast<std::streamsize>(take));
+    in.read(reinterpret_cast<char*>(out + done), static_cast<std::streamsize>(take));
     if (!in || in.gcount() != static_cast<std::streamsize>(take)) {
       return MakeError("cannot read weight '{}' from shard '{}'", PrintableText(weight.name),
                        PrintableText(shard.name));
@@ -179,7 +179,7 @@ Expected<std::vector<std::byte>> TfjsWeightSource::ReadBytes(const TfjsWeight& w
     return MakeError("cannot read weight '{}': its shards are shorter than when opened",
                      PrintableText(weight.name));
   }
-  return bytes;
+  return Status::Ok();
 }
 
 template <typename Q>
@@ -207,21 +207,21 @@ Expected<Tensor> TfjsWeightSource::ReadStored(const WeightRef& ref) const {
     return MakeError("the weights manifest has no weight '{}'", PrintableText(ref.dataset_path));
   }
   const TfjsWeight& weight = weights_[it->second];
-  K2T_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, ReadBytes(weight));
-  switch (weight.stored) {
-    case Stored::kU8: return Dequantize<std::uint8_t>(bytes, weight);
-    case Stored::kU16: return Dequantize<std::uint16_t>(bytes, weight);
-    case Stored::kF16: {
-      Tensor half(DType::kF16, weight.shape);
-      std::memcpy(half.data(), bytes.data(), bytes.size());
-      return half.ToFloat32();
-    }
-    case Stored::kF32:
-    case Stored::kI32: break;
+  // Stored as the tensor holds it: read in place, with no second copy.
+  if (weight.stored == Stored::kF32 || weight.stored == Stored::kI32) {
+    Tensor tensor(weight.dtype, weight.shape);
+    K2T_RETURN_IF_ERROR(ReadBytes(weight, tensor.data()));
+    return tensor;
   }
-  Tensor tensor(weight.dtype, weight.shape);
-  std::memcpy(tensor.data(), bytes.data(), bytes.size());
-  return tensor;
+  if (weight.stored == Stored::kF16) {
+    Tensor half(DType::kF16, weight.shape);
+    K2T_RETURN_IF_ERROR(ReadBytes(weight, half.data()));
+    return half.ToFloat32();
+  }
+  std::vector<std::byte> bytes(weight.bytes);
+  K2T_RETURN_IF_ERROR(ReadBytes(weight, bytes.data()));
+  if (weight.stored == Stored::kU8) return Dequantize<std::uint8_t>(bytes, weight);
+  return Dequantize<std::uint16_t>(bytes, weight);
 }
 
 // ---------------------------------------------------------------------------
